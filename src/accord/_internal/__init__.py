@@ -1,0 +1,1 @@
+"""Helpers private to Accord; not part of the public API."""

@@ -1,0 +1,3 @@
+"""The Accord release number (one place; the package metadata reads it)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Cryptography of Accord: key handles, sealed data files, signatures."""
