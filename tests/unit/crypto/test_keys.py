@@ -1,0 +1,104 @@
+import copy
+import pickle
+
+import pytest
+
+from accord.crypto.keys import (
+    SECRET_KEY_ACCESS,
+    DataKey,
+    SigningKey,
+    TlsPrivateKey,
+    VerifyKey,
+    data_key_id,
+)
+from accord.errors import KeyMaterialError, UsageError, VerificationError
+
+SECRET_HANDLES = [DataKey.generate, SigningKey.generate, TlsPrivateKey.generate]
+
+
+@pytest.mark.parametrize("make", SECRET_HANDLES)
+def test_secret_handles_refuse_pickling_and_copying(make):
+    handle = make()
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        with pytest.raises(TypeError, match="cannot be pickled"):
+            pickle.dumps(handle, protocol=protocol)
+    with pytest.raises(TypeError):
+        copy.copy(handle)
+    with pytest.raises(TypeError):
+        copy.deepcopy(handle)
+
+
+def test_data_key_repr_shows_key_id_only():
+    key = DataKey.generate()
+    raw = key.export_bytes(SECRET_KEY_ACCESS)
+    text = repr(key) + str(key)
+    assert key.key_id in text
+    assert raw.hex() not in text
+
+
+def test_data_key_id_commits_to_the_key():
+    a, b = DataKey.generate(), DataKey.generate()
+    assert a.key_id != b.key_id
+    assert a.key_id == data_key_id(a.export_bytes(SECRET_KEY_ACCESS))
+    assert len(a.key_id) == 32
+
+
+def test_export_requires_the_access_token():
+    key = DataKey.generate()
+    with pytest.raises(UsageError, match="SECRET_KEY_ACCESS"):
+        key.export_bytes(object())  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        DataKey(b"\x00" * 32, object())  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        SigningKey.generate().export_raw(None)  # type: ignore[arg-type]
+
+
+def test_data_key_rejects_wrong_length():
+    with pytest.raises(KeyMaterialError, match="32 bytes"):
+        DataKey(b"short", SECRET_KEY_ACCESS)
+
+
+def test_signatures_are_bound_to_their_context():
+    key = SigningKey.generate()
+    signature = key.sign(b"message", context="command")
+    key.verify_key.verify(signature, b"message", context="command")
+    with pytest.raises(VerificationError, match="context 'party-card'"):
+        key.verify_key.verify(signature, b"message", context="party-card")
+    with pytest.raises(VerificationError):
+        key.verify_key.verify(signature, b"massage", context="command")
+    with pytest.raises(VerificationError):
+        SigningKey.generate().verify_key.verify(signature, b"message", context="command")
+
+
+def test_signing_key_round_trip_and_repr():
+    key = SigningKey.generate()
+    raw = key.export_raw(SECRET_KEY_ACCESS)
+    again = SigningKey.from_raw(raw, SECRET_KEY_ACCESS)
+    assert again.verify_key == key.verify_key
+    assert raw.hex() not in repr(key)
+    assert key.verify_key.fingerprint[:16] in repr(key)
+
+
+def test_verify_key_base64_round_trip_and_errors():
+    vk = SigningKey.generate().verify_key
+    assert VerifyKey.from_base64(vk.to_base64()) == vk
+    with pytest.raises(KeyMaterialError, match="base64"):
+        VerifyKey.from_base64("not base64!")
+    with pytest.raises(KeyMaterialError, match="32 expected"):
+        VerifyKey(b"\x01" * 31)
+
+
+def test_empty_context_is_refused():
+    with pytest.raises(UsageError, match="context"):
+        SigningKey.generate().sign(b"x", context="")
+
+
+def test_tls_key_pem_round_trip():
+    key = TlsPrivateKey.generate()
+    pem = key.export_pem(SECRET_KEY_ACCESS)
+    assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")
+    again = TlsPrivateKey.from_pem(pem, SECRET_KEY_ACCESS)
+    assert again.public_key.public_numbers() == key.public_key.public_numbers()
+    assert b"PRIVATE" not in repr(key).encode()
+    with pytest.raises(KeyMaterialError):
+        TlsPrivateKey.from_pem(b"garbage", SECRET_KEY_ACCESS)
