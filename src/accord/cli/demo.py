@@ -1,7 +1,38 @@
-"""Placeholder: ``accord demo`` (being written)."""
+"""``accord demo``: the seed scenario on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from accord.cli.common import make_console
+from accord.demo import DemoOptions, run_demo
+
+__all__ = ["register"]
+
+
+def demo(
+    parties: Annotated[
+        int, typer.Option("--parties", min=2, max=4, help="How many parties share the data.")
+    ] = 2,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option("--work-dir", metavar="DIR", help="Work folder (kept); a temporary one if omitted."),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the work folder in place for inspection.")
+    ] = False,
+) -> None:
+    """Run the multi-party demo on this machine with the shipped agaricus data."""
+    result = run_demo(
+        DemoOptions(parties=parties, work_dir=work_dir, keep=keep), console=make_console()
+    )
+    if not result.ok:
+        raise typer.Exit(code=1)
+
 
 def register(app: typer.Typer) -> None:
-    """Add the demo command to ``app``."""
+    """Add ``accord demo`` to ``app``."""
+    app.command("demo")(demo)

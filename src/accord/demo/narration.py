@@ -1,0 +1,47 @@
+"""How the demo shows its steps: numbered headings, short lines, tables."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["Narrator"]
+
+
+class Narrator:
+    """Prints the demo's story as it happens.
+
+    Parameters
+    ----------
+    console
+        Where to print.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._step = 0
+
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        """Announce a numbered step and report how long it took."""
+        self._step += 1
+        self.console.rule(f"[bold]{self._step}. {title}", align="left")
+        started = time.perf_counter()
+        yield
+        self.console.print(f"[dim]   done in {time.perf_counter() - started:.2f} s[/]")
+
+    def say(self, who: str, text: str) -> None:
+        """Print one line attributed to a role (a party, the enclave, the host)."""
+        self.console.print(f"  [bold cyan]{who:>9}[/] {text}")
+
+    def warn(self, text: str) -> None:
+        """Print a warning line that stands out."""
+        self.console.print(f"  [bold yellow]warning[/] {text}")
+
+    def table(self, table: Table) -> None:
+        """Print a table, indented under the current step."""
+        self.console.print(table)
