@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from accord._version import __version__
-from accord.cli import demo, party, sealing
+from accord.cli import attest, demo, party, sealing
 from accord.errors import AccordError
 
 __all__ = ["app", "main"]
@@ -43,6 +43,7 @@ def _root(
 
 app.add_typer(party.app, name="party")
 sealing.register(app)
+attest.register(app)
 demo.register(app)
 
 
