@@ -6,9 +6,10 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from accord._version import __version__
-from accord.cli import attest, demo, party, sealing
+from accord.cli import agreement, attest, demo, party, sealing
 from accord.errors import AccordError
 
 __all__ = ["app", "main"]
@@ -42,6 +43,7 @@ def _root(
 
 
 app.add_typer(party.app, name="party")
+app.add_typer(agreement.app, name="agreement")
 sealing.register(app)
 attest.register(app)
 demo.register(app)
@@ -51,7 +53,7 @@ def report_error(error: AccordError, console: Console | None = None) -> None:
     """Print an Accord error as one short paragraph on standard error."""
     console = console or Console(stderr=True, highlight=False, soft_wrap=True)
     kind = type(error).__name__
-    console.print(f"[bold red]error[/] ({kind}): {error.message}", markup=True)
+    console.print(f"[bold red]error[/] ({kind}): {escape(error.message)}", markup=True)
     console.print(error.hint, markup=False)
 
 

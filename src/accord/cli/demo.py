@@ -19,7 +19,9 @@ def demo(
     ] = 2,
     work_dir: Annotated[
         Path | None,
-        typer.Option("--work-dir", metavar="DIR", help="Work folder (kept); a temporary one if omitted."),
+        typer.Option(
+            "--work-dir", metavar="DIR", help="Work folder (kept); a temporary one if omitted."
+        ),
     ] = None,
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the work folder in place for inspection.")

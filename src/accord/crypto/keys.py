@@ -200,8 +200,7 @@ class VerifyKey:
             self._key.verify(signature, _signed_message(context, message))
         except InvalidSignature:
             raise VerificationError(
-                f"signature does not verify for key {self.fingerprint[:16]} "
-                f"(context {context!r})"
+                f"signature does not verify for key {self.fingerprint[:16]} (context {context!r})"
             ) from None
 
     def __eq__(self, other: object) -> bool:

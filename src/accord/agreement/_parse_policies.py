@@ -1,0 +1,269 @@
+"""Parsing of the policy tables of an agreement: ``[enclave]``, ``[approvals]``, ``[outputs]``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Final
+
+from accord.agreement._reader import Reader, Table, table_name, type_name
+from accord.agreement.locate import KeyPath
+from accord.agreement.model import BackendPolicy, EnclavePolicy, OutputPolicy
+from accord.agreement.rules import OPERATIONS, ApprovalPolicy, ApprovalRule
+from accord.attest.claims import BACKENDS, SIMULATED
+
+__all__ = ["parse_approvals", "parse_enclave", "parse_outputs"]
+
+MEASUREMENT_HEX_DIGITS: Final = {"simulated": 64, "sgx-dcap": 64, "tdx": 96, "sev-snp": 96}
+"""Length in hex digits of a measurement per backend (SHA-256, MRENCLAVE, MRTD, SNP)."""
+
+DEFAULT_MAX_EVIDENCE_AGE: Final = 300
+MAX_EVIDENCE_AGE_LIMIT: Final = 86400
+_HEX: Final = re.compile(r"[0-9a-f]+")
+_SIGNER_HEX_DIGITS: Final = range(32, 129, 2)
+_BACKEND_KEYS: Final = ("measurements", "signer", "allow_debug", "min_security_version")
+_MAX_SECURITY_VERSION: Final = 2**53 - 1
+
+
+def _hex(reader: Reader, path: KeyPath, value: str, what: str, lengths: Collection[int]) -> str:
+    lowered = value.lower()
+    if not _HEX.fullmatch(lowered) or len(lowered) not in lengths:
+        low, high = min(lengths), max(lengths)
+        expected = f"{low}" if low == high else f"an even number ({low} to {high}) of"
+        shown = value if len(value) <= 24 else value[:24] + "..."
+        reader.fail(
+            path,
+            f"{what} {shown!r} must be {expected} hexadecimal digits "
+            f"(it has {len(value)} characters)",
+        )
+    return lowered
+
+
+def _backend(reader: Reader, enclave: Table, backend: str) -> BackendPolicy:
+    path: KeyPath = ("enclave", backend)
+    if backend not in enclave:
+        reader.fail(
+            ("enclave", "backends"),
+            f"backend '{backend}' is accepted, but there is no [enclave.{backend}] table "
+            "with its measurements",
+            hint=f"Add an [enclave.{backend}] table with measurements = [...] "
+            "(see docs/agreements.md).",
+        )
+    table = reader.table(enclave, path)
+    reader.check_keys(table, path, allowed=_BACKEND_KEYS, required=("measurements",))
+    digits = MEASUREMENT_HEX_DIGITS[backend]
+    measurements: set[str] = set()
+    for element_path, value in reader.strings(
+        table["measurements"], (*path, "measurements"), "hexadecimal measurements"
+    ):
+        measurement = _hex(reader, element_path, value, "measurement", (digits,))
+        if measurement in measurements:
+            reader.fail(element_path, f"[enclave.{backend}] lists measurement {value} twice")
+        measurements.add(measurement)
+    if not measurements:
+        reader.fail(
+            (*path, "measurements"),
+            f"[enclave.{backend}] accepts no measurement: list at least one, or remove "
+            f"'{backend}' from backends",
+            hint="Hardware measurements come with the enclave release; `accord measure` "
+            "prints the simulated one.",
+        )
+    signer = reader.text(table, (*path, "signer"))
+    if signer is not None:
+        signer = _hex(reader, (*path, "signer"), signer, "signer", _SIGNER_HEX_DIGITS)
+    return BackendPolicy(
+        backend=backend,
+        measurements=frozenset(measurements),
+        signer=signer,
+        allow_debug=reader.boolean(table, (*path, "allow_debug"), default=False),
+        min_security_version=reader.integer(
+            table, (*path, "min_security_version"), default=0, low=0, high=_MAX_SECURITY_VERSION
+        ),
+    )
+
+
+def parse_enclave(reader: Reader, document: Table) -> EnclavePolicy:
+    """Parse ``[enclave]``: the accepted backends and their measurements.
+
+    Raises
+    ------
+    ConfigurationError
+        If the table is missing or malformed, or contradicts itself (see docs/agreements.md).
+    """
+    if "enclave" not in document:
+        reader.fail((), "the required table [enclave] is missing: say which enclaves you accept")
+    enclave = reader.table(document, ("enclave",))
+    reader.check_keys(
+        enclave,
+        ("enclave",),
+        allowed=("backends", "max_evidence_age_seconds", *BACKENDS),
+        required=("backends",),
+    )
+    listed = [
+        (path, name)
+        for path, name in reader.strings(
+            enclave["backends"], ("enclave", "backends"), "backend names"
+        )
+    ]
+    for path, name in listed:
+        if name not in BACKENDS:
+            reader.fail(path, f"unknown attestation backend '{name}'; known: {', '.join(BACKENDS)}")
+    names = [name for _, name in listed]
+    if not names:
+        reader.fail(("enclave", "backends"), "backends is empty: no enclave could ever be accepted")
+    if SIMULATED in names and len(names) > 1:
+        reader.fail(
+            ("enclave", "backends"),
+            f"'{SIMULATED}' cannot be combined with hardware backends: an agreement that "
+            "accepts simulated evidence gives no protection against the host, whatever else "
+            "it accepts",
+            hint="Use one agreement with only 'simulated' for development and another "
+            "without it for production.",
+        )
+    for name in BACKENDS:
+        if name in enclave and name not in names:
+            reader.fail(
+                ("enclave", name),
+                f"[enclave.{name}] sets a policy for '{name}', but backends does not list it; "
+                "add it to backends or remove the table",
+            )
+    return EnclavePolicy(
+        backends={name: _backend(reader, enclave, name) for name in names},
+        max_evidence_age_seconds=reader.integer(
+            enclave,
+            ("enclave", "max_evidence_age_seconds"),
+            default=DEFAULT_MAX_EVIDENCE_AGE,
+            low=1,
+            high=MAX_EVIDENCE_AGE_LIMIT,
+        ),
+    )
+
+
+def _party_names(
+    reader: Reader, value: object, path: KeyPath, parties: Collection[str], what: str
+) -> frozenset[str]:
+    names = set()
+    for element_path, name in reader.strings(value, path, "party names"):
+        if name not in parties:
+            reader.fail(
+                element_path,
+                f"{what} names unknown party '{name}'; the parties are "
+                f"{', '.join(sorted(parties)) or 'none yet'}",
+            )
+        names.add(name)
+    return frozenset(names)
+
+
+_RULE_FORMS: Final = '"all", {all_of = [names]} or {k_of_n = k, among = [names]}'
+
+
+def _rule(reader: Reader, value: object, path: KeyPath, parties: Collection[str]) -> ApprovalRule:
+    what = f"the approval rule for '{path[-1]}'"
+    if value == "all":
+        return ApprovalRule.unanimous(parties)
+    if not isinstance(value, dict):
+        shown = repr(value) if isinstance(value, str) else type_name(value)
+        reader.fail(path, f"{what} must be {_RULE_FORMS}, not {shown}")
+    if "all_of" in value:
+        reader.check_keys(value, path, allowed=("all_of",))
+        among = _party_names(reader, value["all_of"], (*path, "all_of"), parties, what)
+        if not among:
+            reader.fail((*path, "all_of"), f"{what} has an empty all_of list: name at least one")
+        return ApprovalRule(len(among), among)
+    reader.check_keys(value, path, allowed=("k_of_n", "among"), required=("k_of_n",))
+    if "among" in value:
+        among = _party_names(reader, value["among"], (*path, "among"), parties, what)
+    else:
+        among = frozenset(parties)
+    k = value["k_of_n"]
+    if isinstance(k, bool) or not isinstance(k, int):
+        reader.wrong_type((*path, "k_of_n"), k, "an integer")
+    if not 1 <= k <= len(among):
+        reader.fail(
+            (*path, "k_of_n"),
+            f"{what} needs {k} of {len(among)} parties ({', '.join(sorted(among)) or 'none'}); "
+            f"k must be between 1 and {len(among)}",
+        )
+    return ApprovalRule(k, among)
+
+
+def parse_approvals(reader: Reader, document: Table, parties: Collection[str]) -> ApprovalPolicy:
+    """Parse ``[approvals]``: ``default`` and one rule per named operation.
+
+    Raises
+    ------
+    ConfigurationError
+        If a rule is malformed, names an unknown party or operation, or asks for more
+        approvals than it counts.
+    """
+    approvals = reader.table(document, ("approvals",))
+    reader.check_keys(approvals, ("approvals",), allowed=("default", *OPERATIONS))
+    rules = {
+        key: _rule(reader, value, ("approvals", key), parties) for key, value in approvals.items()
+    }
+    default = rules.pop("default", ApprovalRule.unanimous(parties))
+    return ApprovalPolicy(default=default, operations=rules)
+
+
+def _recipients(
+    reader: Reader, outputs: Table, key: str, parties: Collection[str], default: object
+) -> frozenset[str]:
+    value = outputs.get(key, default)
+    path: KeyPath = ("outputs", key)
+    if value == "all":
+        return frozenset(parties)
+    if isinstance(value, str):
+        reader.fail(path, f"'{key}' in [outputs] must be \"all\" or a list of party names")
+    return _party_names(reader, value, path, parties, f"'{key}' in [outputs]")
+
+
+def _predictions(
+    reader: Reader, outputs: Table, parties: Collection[str]
+) -> Mapping[str, frozenset[str]]:
+    value = outputs.get("predictions", "owner")
+    path: KeyPath = ("outputs", "predictions")
+    if value == "owner":
+        return {owner: frozenset({owner}) for owner in parties}
+    if value == "all":
+        return {owner: frozenset(parties) for owner in parties}
+    if not isinstance(value, dict):
+        reader.fail(
+            path,
+            '\'predictions\' in [outputs] must be "owner", "all" or a table '
+            "{data owner = [recipients]}",
+        )
+    recipients = {owner: frozenset({owner}) for owner in parties}
+    for owner, to in value.items():
+        if owner not in parties:
+            reader.fail(
+                (*path, owner),
+                f"{table_name(path)} names unknown data owner '{owner}'; the parties are "
+                f"{', '.join(sorted(parties)) or 'none yet'}",
+            )
+        what = f"the recipients of predictions on {owner}'s data"
+        recipients[owner] = _party_names(reader, to, (*path, owner), parties, what)
+    return recipients
+
+
+def parse_outputs(reader: Reader, document: Table, parties: Collection[str]) -> OutputPolicy:
+    """Parse ``[outputs]``: who receives models, metrics, importances and predictions.
+
+    Raises
+    ------
+    ConfigurationError
+        If a recipient is not a party or a value has the wrong form.
+    """
+    outputs = reader.table(document, ("outputs",))
+    reader.check_keys(
+        outputs,
+        ("outputs",),
+        allowed=("models", "metrics", "feature_importance", "predictions"),
+    )
+    return OutputPolicy(
+        models=_recipients(reader, outputs, "models", parties, default=[]),
+        metrics=_recipients(reader, outputs, "metrics", parties, default="all"),
+        feature_importance=_recipients(
+            reader, outputs, "feature_importance", parties, default="all"
+        ),
+        predictions=_predictions(reader, outputs, parties),
+    )

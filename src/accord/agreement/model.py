@@ -1,0 +1,324 @@
+"""The agreement as data: parties, enclave policy, approval rules and output policy.
+
+The objects here are the *normal form* of an agreement: defaults are filled in, lists that
+stand for sets are sets, ``"all"`` is spelled out as the parties it means. Two files that
+mean the same thing therefore give equal objects and the same digest
+(:mod:`accord.agreement.canonical`).
+
+An :class:`Agreement` is not yet trusted: its signatures are
+:attr:`Agreement.unverified_signatures`. Only
+:func:`accord.agreement.signing.verify_signatures` turns it into a
+:class:`~accord.agreement.signing.SignedAgreement`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from accord.agreement import canonical
+from accord.agreement.rules import ApprovalPolicy, ApprovalRule
+from accord.attest.claims import SIMULATED, check_backend
+from accord.crypto.keys import VerifyKey
+from accord.errors import UsageError
+
+if TYPE_CHECKING:
+    from accord.agreement.signing import SignedAgreement
+
+__all__ = [
+    "Agreement",
+    "BackendPolicy",
+    "EnclavePolicy",
+    "OutputPolicy",
+    "Party",
+]
+
+
+_V = TypeVar("_V")
+
+
+def _frozen_mapping(items: Mapping[str, _V]) -> Mapping[str, _V]:
+    return types.MappingProxyType(dict(sorted(items.items())))
+
+
+@dataclass(frozen=True)
+class Party:
+    """A party of the agreement.
+
+    Parameters
+    ----------
+    name
+        The party name (as in its party card).
+    verify_key
+        The party's Ed25519 public signing key.
+    tls_certificate_fingerprint
+        SHA-256 (lower-case hex) of the DER encoding of the party's TLS certificate.
+    contact
+        Optional free text: how to reach the party's operators.
+    """
+
+    name: str
+    verify_key: VerifyKey
+    tls_certificate_fingerprint: str
+    contact: str | None = None
+
+    @property
+    def signing_key_fingerprint(self) -> str:
+        """SHA-256 (hex) of the raw signing public key, as party cards show it."""
+        return self.verify_key.fingerprint
+
+
+@dataclass(frozen=True)
+class BackendPolicy:
+    """What evidence from one attestation backend must show to be accepted.
+
+    Parameters
+    ----------
+    backend
+        One of :data:`accord.attest.claims.BACKENDS`.
+    measurements
+        Accepted code measurements (lower-case hex); evidence must match one of them.
+    signer
+        If set, the enclave signer (lower-case hex) the evidence must name.
+    allow_debug
+        Whether debug enclaves (whose memory the host can read) are accepted.
+    min_security_version
+        The lowest accepted security version number.
+    """
+
+    backend: str
+    measurements: frozenset[str]
+    signer: str | None = None
+    allow_debug: bool = False
+    min_security_version: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "measurements", frozenset(self.measurements))
+        check_backend(self.backend)
+        if not self.measurements:
+            raise UsageError(f"a {self.backend} policy needs at least one accepted measurement")
+
+    @property
+    def is_simulated(self) -> bool:
+        """Whether this is the simulated backend, which gives no protection from the host."""
+        return self.backend == SIMULATED
+
+
+@dataclass(frozen=True)
+class EnclavePolicy:
+    """Which enclaves the parties accept.
+
+    Parameters
+    ----------
+    backends
+        Per accepted backend, its policy.
+    max_evidence_age_seconds
+        Evidence older than this is refused.
+    """
+
+    backends: Mapping[str, BackendPolicy]
+    max_evidence_age_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "backends", _frozen_mapping(self.backends))
+        if not self.backends:
+            raise UsageError("an enclave policy must accept at least one backend")
+        if SIMULATED in self.backends and len(self.backends) > 1:
+            raise UsageError("simulated evidence cannot be accepted together with hardware")
+        for name, policy in self.backends.items():
+            if policy.backend != name:
+                raise UsageError(f"the policy for {name!r} is for {policy.backend!r}")
+
+    @property
+    def allows_simulated(self) -> bool:
+        """Whether simulated evidence is accepted (development only, no protection)."""
+        return SIMULATED in self.backends
+
+    def for_backend(self, backend: str) -> BackendPolicy:
+        """Return the policy for ``backend``.
+
+        Raises
+        ------
+        UsageError
+            If the agreement does not accept evidence from ``backend``.
+        """
+        try:
+            return self.backends[backend]
+        except KeyError:
+            raise UsageError(
+                f"the agreement does not accept {backend!r} evidence; it accepts "
+                f"{', '.join(self.backends) or 'none'}"
+            ) from None
+
+    def warnings(self) -> list[str]:
+        """Return what a reader must be warned about (simulated or debug enclaves)."""
+        found = []
+        for policy in self.backends.values():
+            if policy.is_simulated:
+                found.append(
+                    "simulated evidence is accepted: it gives NO protection against the "
+                    "host; use this agreement for development only"
+                )
+            elif policy.allow_debug:
+                found.append(
+                    f"debug {policy.backend} enclaves are accepted: the host can read "
+                    "their memory; use this agreement for development only"
+                )
+        return found
+
+
+@dataclass(frozen=True)
+class OutputPolicy:
+    """Who may receive which results.
+
+    Parameters
+    ----------
+    models
+        Parties that may receive a trained model in the clear (``release_model``).
+    metrics
+        Parties that receive evaluation metrics.
+    feature_importance
+        Parties that receive feature importance scores.
+    predictions
+        For each data owner, the parties that receive predictions on that owner's data.
+        An owner missing from the mapping gets its own predictions only.
+    """
+
+    models: frozenset[str] = frozenset()
+    metrics: frozenset[str] = frozenset()
+    feature_importance: frozenset[str] = frozenset()
+    predictions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("models", "metrics", "feature_importance"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
+        owners = {owner: frozenset(to) for owner, to in self.predictions.items()}
+        object.__setattr__(self, "predictions", _frozen_mapping(owners))
+
+    def prediction_recipients(self, data_owner: str) -> frozenset[str]:
+        """Return the parties that may receive predictions on ``data_owner``'s data."""
+        return self.predictions.get(data_owner, frozenset({data_owner}))
+
+    def may_receive_model(self, party: str) -> bool:
+        """Whether ``party`` may receive a trained model in the clear."""
+        return party in self.models
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A parsed, normalised agreement whose signatures have not been checked.
+
+    Parameters
+    ----------
+    name
+        The collaboration's name.
+    created
+        When the agreement was written (time-zone aware).
+    parties
+        The parties, sorted by name.
+    enclave
+        The enclave policy.
+    approvals
+        The approval rules.
+    outputs
+        The output policy.
+    description
+        Optional free text.
+    unverified_signatures
+        Party name to signature bytes, as read from ``[signatures]``; not part of the
+        signed content and not checked until :meth:`verify_signatures`.
+    source
+        Where the agreement was read from, for messages; not part of the content.
+    """
+
+    name: str
+    created: dt.datetime
+    parties: tuple[Party, ...]
+    enclave: EnclavePolicy
+    approvals: ApprovalPolicy
+    outputs: OutputPolicy
+    description: str | None = None
+    unverified_signatures: Mapping[str, bytes] = field(default_factory=dict, compare=False)
+    source: str = field(default="agreement", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.created.utcoffset() is None:
+            raise UsageError("an agreement's creation time must carry a time zone")
+        parties = tuple(sorted(self.parties, key=lambda party: party.name))
+        object.__setattr__(self, "parties", parties)
+        object.__setattr__(
+            self, "unverified_signatures", _frozen_mapping(self.unverified_signatures)
+        )
+        self._check_consistency()
+
+    def _check_consistency(self) -> None:
+        """Refuse what the parser refuses with line numbers, for agreements built in code."""
+        for what, values in (
+            ("name", [party.name for party in self.parties]),
+            ("signing key", [party.signing_key_fingerprint for party in self.parties]),
+            ("TLS certificate", [party.tls_certificate_fingerprint for party in self.parties]),
+        ):
+            if len(set(values)) != len(values):
+                raise UsageError(f"two parties of {self.source} have the same {what}")
+        names = frozenset(self.party_names)
+        outputs = self.outputs
+        named = [
+            ("an approval rule", self.approvals.default.among),
+            *((f"the rule for {op}", rule.among) for op, rule in self.approvals.operations.items()),
+            ("the model recipients", outputs.models),
+            ("the metrics recipients", outputs.metrics),
+            ("the feature importance recipients", outputs.feature_importance),
+            ("the prediction owners", frozenset(outputs.predictions)),
+            *(("the prediction recipients", to) for to in outputs.predictions.values()),
+        ]
+        for what, among in named:
+            if not among <= names:
+                raise UsageError(
+                    f"{what} of {self.source} name(s) {', '.join(sorted(among - names))}, "
+                    "who are not parties"
+                )
+
+    @functools.cached_property
+    def canonical_bytes(self) -> bytes:
+        """The canonical JSON of the content (see :mod:`accord.agreement.canonical`)."""
+        return canonical.canonical_bytes(self)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 (hex) of :attr:`canonical_bytes`: the collaboration's identifier."""
+        return canonical.digest_of(self.canonical_bytes)
+
+    @property
+    def party_names(self) -> tuple[str, ...]:
+        """The party names, sorted."""
+        return tuple(party.name for party in self.parties)
+
+    def party(self, name: str) -> Party:
+        """Return the party called ``name``.
+
+        Raises
+        ------
+        UsageError
+            If no party has that name.
+        """
+        for party in self.parties:
+            if party.name == name:
+                return party
+        raise UsageError(
+            f"{self.source}: {name!r} is not a party of this agreement; its parties are "
+            f"{', '.join(self.party_names) or 'none yet'}"
+        )
+
+    def rule_for(self, operation: str) -> ApprovalRule:
+        """Return the approval rule of ``operation`` (see :class:`ApprovalPolicy`)."""
+        return self.approvals.rule_for(operation)
+
+    def verify_signatures(self) -> SignedAgreement:
+        """Check that every party signed this content; see :func:`signing.verify_signatures`."""
+        from accord.agreement.signing import verify_signatures  # a cycle: signing uses this module
+
+        return verify_signatures(self)
