@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.markup import escape
 
 from accord._version import __version__
 from accord.cli import agreement, attest, demo, party, sealing
+from accord.cli.common import make_console
 from accord.errors import AccordError
 
 __all__ = ["app", "main"]
@@ -63,6 +66,18 @@ def main() -> None:
     Usage errors from the argument parser are reported by typer itself (exit status 2);
     an :class:`~accord.errors.AccordError` is printed as one paragraph (exit status 1).
     """
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[
+            RichHandler(
+                console=make_console(stderr=True),
+                show_time=False,
+                show_path=False,
+                markup=False,
+            )
+        ],
+    )
     try:
         app(prog_name="accord")
     except AccordError as error:

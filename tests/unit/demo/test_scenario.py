@@ -23,6 +23,12 @@ def test_demo_runs_green_with_three_parties(tmp_path):
     )
     assert total == expected
     assert all(p.chunks > 1 for p in result.parties)
+    assert all(p.key_released for p in result.parties)
+    assert result.joint is not None
+    assert result.joint.rows == expected
+    assert result.joint.rows_by_party == {p.name: p.rows for p in result.parties}
+    assert result.joint.features == 127  # agaricus: one-hot feature ids 1..126
+    assert (tmp_path / "agreement.toml").is_file()
     text = out.getvalue()
     assert "demo succeeded" in text
     assert "failed authentication" in text
