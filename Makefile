@@ -4,9 +4,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := src tests benchmarks
+SOURCES := src tests benchmarks scripts
 
-.PHONY: demo test lint typecheck unit help clean
+.PHONY: demo test lint typecheck unit proto help clean
 
 help:
 	@echo "make demo   run the multi-party demo on this machine (simulated attestation)"
@@ -31,6 +31,10 @@ demo: $(VENV)/.installed-run
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/python scripts/gen_proto.py --check
+
+proto: $(VENV)/.installed-dev
+	$(BIN)/python scripts/gen_proto.py
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
