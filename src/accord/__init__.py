@@ -8,7 +8,7 @@ The names below are the supported public API; subpackages hold the details:
 - agreements: :func:`load_agreement`, :func:`load_signed_agreement`,
   :class:`SignedAgreement` (:mod:`accord.agreement`)
 - attestation and key release: :func:`new_nonce`, :func:`verify_enclave`,
-  :func:`release_data_key` (:mod:`accord.client`), :class:`Verifier`,
+  :func:`release_data_key`, :class:`VerifiedEnclave` (:mod:`accord.client`), :class:`Verifier`,
   :class:`VerifiedEvidence` (:mod:`accord.attest`)
 - errors: :class:`AccordError` and its subclasses (:mod:`accord.errors`)
 """
@@ -16,7 +16,7 @@ The names below are the supported public API; subpackages hold the details:
 from accord._version import __version__
 from accord.agreement import SignedAgreement, load_agreement, load_signed_agreement
 from accord.attest import AccordSecurityWarning, VerifiedEvidence, Verifier
-from accord.client import new_nonce, release_data_key, verify_enclave
+from accord.client import VerifiedEnclave, new_nonce, release_data_key, verify_enclave
 from accord.crypto.sealed import SealedReader, inspect_file, seal_file, unseal_file
 from accord.errors import (
     AccordError,
@@ -44,6 +44,7 @@ __all__ = [
     "TransportError",
     "UsageError",
     "VerificationError",
+    "VerifiedEnclave",
     "VerifiedEvidence",
     "Verifier",
     "__version__",

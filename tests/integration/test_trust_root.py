@@ -172,3 +172,47 @@ def test_key_release_signed_by_a_non_party_is_refused_by_the_enclave(tmp_path, a
     with pytest.raises(VerificationError, match="not a party"):
         session.accept_key_release(message, parties=agreement.party_keys)
     assert len(session.released_keys) == 0
+
+
+def test_a_laxer_verifier_cannot_bless_a_release_under_a_hardware_agreement(
+    alice, bob, measurement
+):
+    """A party cannot be talked into releasing on evidence verified under another policy."""
+    from accord.agreement.attestation import agreement_verifier
+    from accord.client import VerifiedEnclave
+
+    production = signed_agreement([alice, bob], {"sgx-dcap": [measurement]}, name="prod")
+    development = signed_agreement([alice, bob], {"simulated": [measurement]}, name="dev")
+    host = EnclaveSession.create(production.digest)
+    nonce = new_nonce()
+    bundle = attest_session(host, SimulatedQuoter(), nonce)
+    with pytest.raises(VerificationError, match="simulated"):
+        verify_enclave(bundle.to_bytes(), agreement=production, nonce=nonce)
+    lax = agreement_verifier(development)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AccordSecurityWarning)
+        evidence = lax.verify(bundle.evidence, nonce=nonce, expected=bundle.session_keys)
+    with pytest.raises(VerificationError, match="verify_enclave"):
+        release_data_key(alice, evidence, agreement=production)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        VerifiedEnclave(object(), production.digest, evidence)
+
+
+def test_enclave_verified_under_one_agreement_gets_no_key_under_another(agreement, alice, bob):
+    other = signed_agreement([alice, bob], {"simulated": [measure_installed_package().digest]}, "x")
+    session = EnclaveSession.create(agreement.digest)
+    nonce = new_nonce()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AccordSecurityWarning)
+        verified = verify_enclave(attest(session, nonce), agreement=agreement, nonce=nonce)
+    with pytest.raises(VerificationError, match="verified against agreement"):
+        release_data_key(alice, verified, agreement=other)
+
+
+def test_an_unsigned_agreement_is_refused_with_a_clear_error(agreement, alice):
+    from accord.errors import UsageError
+
+    session = EnclaveSession.create(agreement.digest)
+    nonce = new_nonce()
+    with pytest.raises(UsageError, match="signed by every party"):
+        verify_enclave(attest(session, nonce), agreement=agreement.agreement, nonce=nonce)

@@ -13,26 +13,97 @@
 
 ``verify_enclave`` refuses an enclave that runs another agreement, evidence that the
 agreement's enclave policy does not accept, and evidence that does not bind the presented
-session keys to this nonce. ``release_data_key`` accepts only a
-:class:`~accord.attest.VerifiedEvidence`, which nothing but a verifier can make.
+session keys to this nonce. It always applies the agreement's own policy (callers may add
+backend verifiers, never replace the policy), and returns a :class:`VerifiedEnclave` that
+nothing else can make; ``release_data_key`` accepts nothing else, so a key is never released
+on the strength of a laxer policy.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-from typing import Final
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, NoReturn
 
 from accord.agreement.attestation import agreement_verifier
 from accord.agreement.signing import SignedAgreement
-from accord.attest import Verifier
+from accord.attest import BackendVerifier, SessionPublicKeys
 from accord.attest.bundle import AttestationBundle
 from accord.attest.verifier import VerifiedEvidence
 from accord.crypto.keyrelease import seal_key_release
-from accord.errors import KeyMaterialError, VerificationError
+from accord.errors import KeyMaterialError, UsageError, VerificationError
 from accord.party import PartyIdentity
 
-__all__ = ["NONCE_BYTES", "new_nonce", "release_data_key", "verify_enclave"]
+__all__ = ["NONCE_BYTES", "VerifiedEnclave", "new_nonce", "release_data_key", "verify_enclave"]
+
+_CONSTRUCTION_TOKEN: Final = object()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class VerifiedEnclave:
+    """An enclave session verified against a signed agreement's own enclave policy.
+
+    Only :func:`verify_enclave` can make one; constructing it directly raises ``TypeError``.
+
+    Attributes
+    ----------
+    agreement_digest
+        The agreement whose policy accepted the evidence (and which the enclave runs).
+    evidence
+        The verified evidence (claims, session keys, nonce).
+    """
+
+    __slots__ = ("_agreement_digest", "_evidence")
+
+    def __init__(self, token: object, agreement_digest: str, evidence: VerifiedEvidence) -> None:
+        if token is not _CONSTRUCTION_TOKEN:
+            raise TypeError("VerifiedEnclave is made only by accord.client.verify_enclave")
+        self._agreement_digest = agreement_digest
+        self._evidence = evidence
+
+    @property
+    def agreement_digest(self) -> str:
+        """The digest of the agreement whose policy accepted this enclave."""
+        return self._agreement_digest
+
+    @property
+    def evidence(self) -> VerifiedEvidence:
+        """The verified evidence."""
+        return self._evidence
+
+    @property
+    def session_keys(self) -> SessionPublicKeys:
+        """The attested session's public keys."""
+        return self._evidence.session_keys
+
+    @property
+    def session_id(self) -> str:
+        """The attested session's id."""
+        return self._evidence.session_keys.session_id
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError("VerifiedEnclave cannot be pickled; verify the enclave again")
+
+    def __repr__(self) -> str:
+        return (
+            f"VerifiedEnclave(session_id={self.session_id[:16]!r}, "
+            f"agreement={self._agreement_digest[:16]!r}, backend={self._evidence.claims.backend!r})"
+        )
+
+
+def _require_signed(agreement: object) -> SignedAgreement:
+    if not isinstance(agreement, SignedAgreement):
+        raise UsageError(
+            f"expected an agreement signed by every party, got {type(agreement).__name__}",
+            hint="Load it with accord.load_signed_agreement(path), which checks the signatures.",
+        )
+    return agreement
+
 
 NONCE_BYTES: Final = 32
 
@@ -57,8 +128,9 @@ def verify_enclave(
     *,
     agreement: SignedAgreement,
     nonce: bytes,
-    verifier: Verifier | None = None,
-) -> VerifiedEvidence:
+    backends: Mapping[str, BackendVerifier] | None = None,
+    now: Callable[[], datetime] = _utc_now,
+) -> VerifiedEnclave:
     """Check an enclave's answer to ``nonce`` against a signed agreement.
 
     Parameters
@@ -69,30 +141,34 @@ def verify_enclave(
         The collaboration's agreement, signed by every party.
     nonce
         The challenge this party sent (see :func:`new_nonce`); never reuse one.
-    verifier
-        A verifier to use instead of the agreement's default (for example one with
-        hardware backend verifiers or an injected clock).
+    backends
+        Backend verifiers by name (for example hardware quote verifiers); Accord's defaults
+        when None. The policy is always the agreement's own.
+    now
+        The clock for evidence age and certificate validity.
 
     Returns
     -------
-    VerifiedEvidence
-        Proof that the session keys belong to an enclave the agreement accepts.
+    VerifiedEnclave
+        Proof that the session keys belong to an enclave this agreement accepts.
 
     Raises
     ------
     VerificationError
         If the enclave runs another agreement, or the evidence fails any check.
     """
+    agreement = _require_signed(agreement)
     parsed = (
         bundle if isinstance(bundle, AttestationBundle) else AttestationBundle.from_bytes(bundle)
     )
     _same_agreement(parsed.session_keys.agreement_digest, agreement)
-    verifier = verifier or agreement_verifier(agreement)
-    return verifier.verify(parsed.evidence, nonce=nonce, expected=parsed.session_keys)
+    verifier = agreement_verifier(agreement, backends=backends, now=now)
+    evidence = verifier.verify(parsed.evidence, nonce=nonce, expected=parsed.session_keys)
+    return VerifiedEnclave(_CONSTRUCTION_TOKEN, agreement.digest, evidence)
 
 
 def release_data_key(
-    identity: PartyIdentity, verified: VerifiedEvidence, *, agreement: SignedAgreement
+    identity: PartyIdentity, verified: VerifiedEnclave, *, agreement: SignedAgreement
 ) -> bytes:
     """Seal this party's data key to a verified enclave session, signed by the party.
 
@@ -117,8 +193,18 @@ def release_data_key(
     VerificationError
         If the verified session belongs to another agreement.
     """
-    if not isinstance(verified, VerifiedEvidence):
-        raise VerificationError("a data key is released only to evidence that was verified")
+    agreement = _require_signed(agreement)
+    if not isinstance(verified, VerifiedEnclave):
+        raise VerificationError(
+            "a data key is released only to an enclave checked by verify_enclave",
+            hint="Call accord.verify_enclave(bundle, agreement=..., nonce=...) first.",
+        )
+    if not hmac.compare_digest(verified.agreement_digest, agreement.digest):
+        raise VerificationError(
+            f"the enclave was verified against agreement {verified.agreement_digest[:16]}.., "
+            f"not {agreement.digest[:16]}..",
+            hint="Verify the enclave against the agreement you release the key under.",
+        )
     _same_agreement(verified.session_keys.agreement_digest, agreement)
     listed = agreement.party_keys.get(identity.name)
     if listed is None or listed != identity.signing_key.verify_key:

@@ -44,6 +44,29 @@ KEY_ID_BYTES: Final = 16
 _KEY_ID_DOMAIN: Final = b"accord/v1/data-key-id\x00"
 _SIGNATURE_DOMAIN: Final = b"accord/v1/signature\x00"
 
+# Encodings of the Ed25519 points of small order (1, 2, 4, 8), compared with the sign bit
+# cleared, as libsodium's ``has_small_order`` does. A public key of small order makes
+# signatures forgeable by anyone (R = identity, S = 0 verifies for every message), so
+# such keys are refused outright. Entries: 0, 1, the two order-8 y-coordinates,
+# p - 1, p and p + 1 (the last three are non-canonical or order-2/4 encodings).
+_SMALL_ORDER_ENCODINGS: Final = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+)
+
+
+def _has_small_order(raw: bytes) -> bool:
+    unsigned = raw[:31] + bytes([raw[31] & 0x7F])
+    return any(hmac.compare_digest(unsigned, bad) for bad in _SMALL_ORDER_ENCODINGS)
+
 
 class SecretKeyAccess:
     """A token that grants export of secret key bytes; use :data:`SECRET_KEY_ACCESS`."""
@@ -156,6 +179,12 @@ class VerifyKey:
     __slots__ = ("_key", "_raw")
 
     def __init__(self, raw: bytes) -> None:
+        if len(raw) == 32 and _has_small_order(raw):
+            raise KeyMaterialError(
+                "refusing an Ed25519 public key of small order: anyone could forge its signatures",
+                hint="Check the party card or agreement that supplied this key; a genuine "
+                "key never has this form.",
+            )
         try:
             self._key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
         except ValueError as exc:

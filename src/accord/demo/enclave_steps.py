@@ -82,7 +82,7 @@ def attest_and_provision(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AccordSecurityWarning)
             verified = verify_enclave(bundle, agreement=agreement, nonce=nonce)
-        claims = verified.claims
+        claims = verified.evidence.claims
         narrator.say(
             party.name,
             f"verified evidence: backend {claims.backend}, measurement "

@@ -102,3 +102,40 @@ def test_tls_key_pem_round_trip():
     assert b"PRIVATE" not in repr(key).encode()
     with pytest.raises(KeyMaterialError):
         TlsPrivateKey.from_pem(b"garbage", SECRET_KEY_ACCESS)
+
+
+SMALL_ORDER = [
+    "00" * 32,
+    "01" + "00" * 31,
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ec" + "ff" * 30 + "7f",
+    "ed" + "ff" * 30 + "7f",
+    "ee" + "ff" * 30 + "7f",
+]
+
+
+@pytest.mark.parametrize("encoding", SMALL_ORDER)
+@pytest.mark.parametrize("sign_bit", [0, 0x80])
+def test_small_order_public_keys_are_refused(encoding, sign_bit):
+    raw = bytearray(bytes.fromhex(encoding))
+    raw[31] |= sign_bit
+    with pytest.raises(KeyMaterialError, match="small order"):
+        VerifyKey(bytes(raw))
+
+
+def test_the_forgery_small_order_keys_would_allow_is_real():
+    """Without the check, R = identity, S = 0 verifies under the identity key for any message."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    identity = bytes.fromhex("01" + "00" * 31)
+    forged = identity + bytes(32)
+    raw_key = ed25519.Ed25519PublicKey.from_public_bytes(identity)
+    raw_key.verify(forged, b"any message at all")  # the library alone accepts it
+    with pytest.raises(KeyMaterialError):
+        VerifyKey(identity)
+
+
+def test_genuine_keys_are_not_mistaken_for_small_order():
+    for _ in range(200):
+        VerifyKey(SigningKey.generate().verify_key.raw)
