@@ -99,6 +99,17 @@ class SessionKeyStore:
             )
         return held[1]
 
+    def latest_for(self, party: str) -> DataKey | None:
+        """Return the data key that ``party`` released most recently, or ``None``.
+
+        A party's outputs are sealed with this key; a party that released several keys
+        (for instance after rotating its data key) receives outputs under the latest one.
+        """
+        for owner, data_key in reversed(self._keys.values()):
+            if owner == party:
+                return data_key
+        return None
+
     @property
     def owners(self) -> Mapping[str, str]:
         """A read-only snapshot: key id to the party that released it."""

@@ -28,7 +28,7 @@ from accord.attest.binding import SessionPublicKeys
 from accord.crypto.keyrelease import HpkePrivateKey, open_key_release
 from accord.crypto.keys import DataKey, SecretKeyAccess, SigningKey, TlsPrivateKey, VerifyKey
 from accord.enclave.keystore import SessionKeyStore
-from accord.errors import UsageError
+from accord.errors import KeyMaterialError, UsageError
 
 __all__ = ["DEFAULT_SESSION_LIFETIME", "EnclaveSession", "tls_server_name"]
 
@@ -239,6 +239,28 @@ class EnclaveSession:
             the party that must provision it), or was released by another party than ``owner``.
         """
         return self._keys.data_key(key_id, owner=owner)
+
+    def party_data_key(self, party: str) -> DataKey:
+        """Return the data key ``party`` provisioned to this session (its latest, if several).
+
+        The enclave seals outputs for ``party`` with this key.
+
+        Raises
+        ------
+        KeyMaterialError
+            If ``party`` has not provisioned a key to this session.
+        """
+        data_key = self._keys.latest_for(party)
+        if data_key is None:
+            raise KeyMaterialError(
+                f"recipient {party} has not provisioned a data key to session "
+                f"{self._session_id[:8]}..; {party} must attest this node and provision",
+                hint=(
+                    f"{party} verifies this node's evidence (attest) and releases its data key "
+                    "to the session (provision); then propose the command again."
+                ),
+            )
+        return data_key
 
     @property
     def released_keys(self) -> Mapping[str, str]:
