@@ -11,7 +11,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from accord._version import __version__
-from accord.cli import agreement, attest, demo, party, sealing
+from accord.cli import agreement, attest, demo, node, party, sealing
 from accord.cli.common import make_console
 from accord.errors import AccordError
 
@@ -50,6 +50,7 @@ app.add_typer(agreement.app, name="agreement")
 sealing.register(app)
 attest.register(app)
 demo.register(app)
+node.register(app)
 
 
 def report_error(error: AccordError, console: Console | None = None) -> None:
