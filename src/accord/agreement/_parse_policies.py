@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Final
 
-from accord.agreement._reader import Reader, Table, table_name, type_name
+from accord.agreement._reader import Reader, Table, quoted, table_name, type_name
 from accord.agreement.locate import KeyPath
 from accord.agreement.model import BackendPolicy, EnclavePolicy, OutputPolicy
 from accord.agreement.rules import OPERATIONS, ApprovalPolicy, ApprovalRule
@@ -107,7 +107,9 @@ def parse_enclave(reader: Reader, document: Table) -> EnclavePolicy:
     ]
     for path, name in listed:
         if name not in BACKENDS:
-            reader.fail(path, f"unknown attestation backend '{name}'; known: {', '.join(BACKENDS)}")
+            reader.fail(
+                path, f"unknown attestation backend {quoted(name)}; known: {', '.join(BACKENDS)}"
+            )
     names = [name for _, name in listed]
     if not names:
         reader.fail(("enclave", "backends"), "backends is empty: no enclave could ever be accepted")
@@ -147,7 +149,7 @@ def _party_names(
         if name not in parties:
             reader.fail(
                 element_path,
-                f"{what} names unknown party '{name}'; the parties are "
+                f"{what} names unknown party {quoted(name)}; the parties are "
                 f"{', '.join(sorted(parties)) or 'none yet'}",
             )
         names.add(name)
@@ -162,7 +164,7 @@ def _rule(reader: Reader, value: object, path: KeyPath, parties: Collection[str]
     if value == "all":
         return ApprovalRule.unanimous(parties)
     if not isinstance(value, dict):
-        shown = repr(value) if isinstance(value, str) else type_name(value)
+        shown = quoted(value) if isinstance(value, str) else type_name(value)
         reader.fail(path, f"{what} must be {_RULE_FORMS}, not {shown}")
     if "all_of" in value:
         reader.check_keys(value, path, allowed=("all_of",))
@@ -237,7 +239,7 @@ def _predictions(
         if owner not in parties:
             reader.fail(
                 (*path, owner),
-                f"{table_name(path)} names unknown data owner '{owner}'; the parties are "
+                f"{table_name(path)} names unknown data owner {quoted(owner)}; the parties are "
                 f"{', '.join(sorted(parties)) or 'none yet'}",
             )
         what = f"the recipients of predictions on {owner}'s data"

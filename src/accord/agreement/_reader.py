@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
+from accord.agreement.display import describe_character, escape_unsafe, find_unsafe_character
 from accord.agreement.locate import KeyPath, SourceLocator
 from accord.errors import ConfigurationError
 
-__all__ = ["Reader", "Table"]
+__all__ = ["Reader", "Table", "quoted"]
 
 Table = dict[str, Any]
 
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_CONTROL_MULTILINE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_TEXT: Final = 1000
 _MAX_INTEGER: Final = 2**53 - 1  # the largest integer canonical JSON carries exactly
+_MAX_QUOTED: Final = 40
+
+
+def quoted(value: str) -> str:
+    """Quote text from the file for a message: ``repr``, cut after 40 characters."""
+    if len(value) <= _MAX_QUOTED:
+        return repr(value)
+    return repr(value[:_MAX_QUOTED]) + f"... ({len(value)} characters)"
 
 
 def type_name(value: object) -> str:
@@ -69,9 +75,17 @@ class Reader:
     locator: SourceLocator
 
     def fail(self, path: KeyPath, message: str, *, hint: str | None = None) -> NoReturn:
-        """Raise a :class:`ConfigurationError` for the line of ``path``."""
+        """Raise a :class:`ConfigurationError` for the line of ``path``.
+
+        Invisible and control characters that the message quotes from the file are escaped
+        (:func:`~accord.agreement.display.escape_unsafe`), so that printing it cannot reorder
+        or hide what the terminal shows.
+        """
         line = self.locator.line_of(path)
-        raise ConfigurationError(f"{self.source} line {line}: {message}", hint=hint)
+        raise ConfigurationError(
+            escape_unsafe(f"{self.source} line {line}: {message}"),
+            hint=None if hint is None else escape_unsafe(hint),
+        )
 
     def line(self, path: KeyPath) -> int:
         """Return the line of ``path`` (or of its nearest ancestor)."""
@@ -93,7 +107,7 @@ class Reader:
                 known = ", ".join(sorted(allowed))
                 self.fail(
                     (*path, key),
-                    f"unknown key '{key}' in {table_name(path)}{suggestion} (known: {known})",
+                    f"unknown key {quoted(key)} in {table_name(path)}{suggestion} (known: {known})",
                 )
         for key in required:
             if key not in table:
@@ -116,7 +130,13 @@ class Reader:
     def text(
         self, table: Table, path: KeyPath, *, required: bool = False, multiline: bool = False
     ) -> str | None:
-        """Return a non-blank string (one line unless ``multiline``), or None when absent."""
+        """Return a non-blank string (one line unless ``multiline``), or None when absent.
+
+        The string must be at most 1000 characters and hold no character of the categories
+        in :data:`~accord.agreement.display.UNSAFE_CATEGORIES` other than tab (and newline
+        when ``multiline``): no control, bidirectional, zero-width or line-separator
+        character.
+        """
         key = str(path[-1])
         if key not in table:
             if required:
@@ -127,13 +147,19 @@ class Reader:
             self.wrong_type(path, value, "a string")
         if not value.strip():
             self.fail(path, f"'{key}' in {table_name(path[:-1])} is empty; remove it or fill it in")
-        control = _CONTROL_MULTILINE if multiline else _CONTROL
-        if control.search(value) or len(value) > _MAX_TEXT:
+        where = f"'{key}' in {table_name(path[:-1])}"
+        if len(value) > _MAX_TEXT or (not multiline and "\n" in value):
             lines = "" if multiline else "one line of "
+            self.fail(path, f"{where} must be {lines}at most {_MAX_TEXT} characters")
+        index = find_unsafe_character(value, allowed="\t\n" if multiline else "\t")
+        if index is not None:
             self.fail(
                 path,
-                f"'{key}' in {table_name(path[:-1])} must be {lines}at most {_MAX_TEXT} "
-                "characters without control characters",
+                f"{where} contains {describe_character(value[index])} (character {index + 1}), "
+                "an invisible or control character that can make the text display otherwise "
+                "than it is signed",
+                hint="Remove the character; text may contain tabs, and newlines only where "
+                "several lines are allowed.",
             )
         return value
 

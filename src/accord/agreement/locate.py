@@ -1,27 +1,41 @@
 """Line numbers for TOML key paths, so that errors can name the line of the problem.
 
 :mod:`tomllib` reports positions only for syntax errors. :class:`SourceLocator` scans a
-document that :mod:`tomllib` has already accepted and records the line of every table
-header, every key (dotted keys and keys of inline tables included) and every array
-element. A path is a tuple of keys and array indices, e.g. ``("parties", 1, "name")`` or
-``("outputs", "models", 0)``; ``[[parties]]`` entries count from 0 in file order.
+document and records the line of every table header, every key (dotted keys and keys of
+inline tables included) and every array element. A path is a tuple of keys and array
+indices, e.g. ``("parties", 1, "name")`` or ``("outputs", "models", 0)``; ``[[parties]]``
+entries count from 0 in file order.
 
 The scanner understands the whole TOML 1.0 lexical grammar that can span or hide lines:
 the four kinds of strings (a ``#`` or ``[`` inside a string is not a comment or header),
 multi-line arrays with comments, and inline tables.
+
+It runs *before* :mod:`tomllib`, in time and memory linear in the size of the text, and
+measures what would make parsing costly: a dotted key of more than :data:`MAX_KEY_PARTS`
+parts (:mod:`tomllib` takes time quadratic in their number) or arrays and inline tables
+nested more than :data:`MAX_NESTING` deep (:mod:`tomllib` recurses once per level). The
+first such place is :attr:`SourceLocator.limit_exceeded`, and scanning stops there. Any text
+can be scanned; for text that is not valid TOML the lines recorded are meaningless, but the
+scan ends.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import tomllib
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Final, NoReturn
 
-__all__ = ["Header", "KeyPath", "SourceLocator"]
+__all__ = ["MAX_KEY_PARTS", "MAX_NESTING", "Header", "KeyPath", "LimitExceeded", "SourceLocator"]
 
 KeyPath = tuple[str | int, ...]
 """A key path: table and key names, and indices into arrays and arrays of tables."""
+
+MAX_KEY_PARTS: Final = 16
+"""The most parts a dotted key or table header may have (``a.b.c`` has 3)."""
+MAX_NESTING: Final = 16
+"""The deepest that arrays and inline tables may be nested in one another."""
 
 _BARE_KEY: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _SCALAR_END: Final = frozenset(",]}#\r\n")
@@ -46,26 +60,61 @@ class Header:
     is_array: bool
 
 
+@dataclass(frozen=True)
+class LimitExceeded:
+    """Where a document exceeds :data:`MAX_KEY_PARTS` or :data:`MAX_NESTING`.
+
+    Parameters
+    ----------
+    line
+        The line (from 1) where the limit was passed.
+    problem
+        What exceeds which limit, as a phrase for a message.
+    """
+
+    line: int
+    problem: str
+
+
+@dataclass
+class _Node:
+    """One key or array element of the document: its line, children and scalar text."""
+
+    line: int | None = None
+    children: dict[str | int, _Node] = field(default_factory=dict)
+    last_index: int | None = None  # the current entry of an array of tables ([[...]])
+    span: tuple[int, int] | None = None  # where a scalar value (not a string) is written
+
+
+class _LimitError(Exception):
+    """Ends the scan when a limit is exceeded."""
+
+
 class SourceLocator:
-    """Map key paths of a valid TOML document to line numbers.
+    """Map key paths of a TOML document to line numbers.
 
     Parameters
     ----------
     text
-        The document; it must already have been accepted by :func:`tomllib.loads`.
+        The document. Line numbers are meaningful for text that :func:`tomllib.loads`
+        accepts; any other text is scanned to its end (or to the first exceeded limit)
+        without error.
     """
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._newlines = [index for index, char in enumerate(text) if char == "\n"]
         self._pos = 0
-        self._lines: dict[KeyPath, int] = {}
-        self._array_index: dict[KeyPath, int] = {}
+        self._depth = 0
+        self._root = _Node()
         self.headers: list[Header] = []
         """The table headers, in file order."""
         self.comment_lines: set[int] = set()
         """The lines on which a comment (not a ``#`` inside a string) starts."""
-        self._scan()
+        self.limit_exceeded: LimitExceeded | None = None
+        """The first place that exceeds a limit, or None; scanning stopped there."""
+        with contextlib.suppress(_LimitError):  # self.limit_exceeded says where
+            self._scan()
 
     def line_at(self, position: int) -> int:
         """Return the line number (from 1) of a character offset."""
@@ -77,15 +126,41 @@ class SourceLocator:
         A path absent from the file (a missing key) gives the line of the table that should
         hold it; a path with no ancestor in the file gives line 1.
         """
-        for end in range(len(path), 0, -1):
-            line = self._lines.get(path[:end])
-            if line is not None:
-                return line
-        return 1
+        line = 1
+        node = self._root
+        for key in path:
+            child = node.children.get(key)
+            if child is None:
+                break
+            node = child
+            if node.line is not None:
+                line = node.line
+        return line
 
     def has(self, path: KeyPath) -> bool:
         """Whether ``path`` itself appears in the file."""
-        return path in self._lines
+        node = self._find(path)
+        return node is not None and node.line is not None
+
+    def value_text(self, path: KeyPath) -> str | None:
+        """Return the source text of the scalar at ``path`` (not a string, array or table).
+
+        This is how a number, boolean or date-time is written, e.g. ``2025-06-01T12:00:00Z``;
+        None when ``path`` is absent or its value is a string, array or table.
+        """
+        node = self._find(path)
+        if node is None or node.span is None:
+            return None
+        return self._text[node.span[0] : node.span[1]].rstrip(" \t")
+
+    def _find(self, path: KeyPath) -> _Node | None:
+        node = self._root
+        for key in path:
+            child = node.children.get(key)
+            if child is None:
+                return None
+            node = child
+        return node
 
     # -- scanning -----------------------------------------------------------------------
 
@@ -93,8 +168,18 @@ class SourceLocator:
         index = self._pos + offset
         return self._text[index] if index < len(self._text) else ""
 
-    def _record(self, path: KeyPath, position: int) -> None:
-        self._lines.setdefault(path, self.line_at(position))
+    def _stop(self, position: int, problem: str) -> NoReturn:
+        self.limit_exceeded = LimitExceeded(self.line_at(position), problem)
+        raise _LimitError
+
+    def _child(self, node: _Node, key: str | int, position: int | None) -> _Node:
+        """Return the child ``key`` of ``node``, recording its line if not yet known."""
+        child = node.children.get(key)
+        if child is None:
+            child = node.children[key] = _Node()
+        if child.line is None and position is not None:
+            child.line = self.line_at(position)
+        return child
 
     def _skip_blank(self, *, newlines: bool) -> None:
         """Skip spaces, tabs, comments and (if ``newlines``) line breaks."""
@@ -110,7 +195,7 @@ class SourceLocator:
                 return
 
     def _scan(self) -> None:
-        table: KeyPath = ()
+        table = self._root
         while True:
             self._skip_blank(newlines=True)
             if self._pos >= len(self._text):
@@ -122,9 +207,10 @@ class SourceLocator:
                 self._pos = self._after(self._text.find("]]", self._pos), 2)
             elif self._peek() == "[":
                 self._pos += 1
-                table = self._resolve(self._read_key())
-                self._record(table, start)
-                self.headers.append(Header(self.line_at(start), table, is_array=False))
+                table, path = self._resolve(self._read_key())
+                if table.line is None:
+                    table.line = self.line_at(start)
+                self.headers.append(Header(self.line_at(start), path, is_array=False))
                 self._pos = self._after(self._text.find("]", self._pos), 1)
             else:
                 self._key_value(table)
@@ -134,68 +220,80 @@ class SourceLocator:
     def _after(self, found: int, width: int) -> int:
         return len(self._text) if found < 0 else found + width
 
-    def _resolve(self, keys: list[str]) -> KeyPath:
-        """Insert the current index after every array-of-tables prefix of ``keys``."""
-        path: KeyPath = ()
+    def _resolve(self, keys: list[str]) -> tuple[_Node, KeyPath]:
+        """Follow ``keys`` from the top, entering the current entry of every array of tables."""
+        node = self._root
+        path: list[str | int] = []
         for key in keys:
-            path = (*path, key)
-            if path in self._array_index:
-                path = (*path, self._array_index[path])
-        return path
+            node = self._child(node, key, None)
+            path.append(key)
+            if node.last_index is not None:
+                path.append(node.last_index)
+                node = self._child(node, node.last_index, None)
+        return node, tuple(path)
 
-    def _array_header(self, keys: list[str], start: int) -> KeyPath:
-        array = (*self._resolve(keys[:-1]), keys[-1])
-        index = self._array_index.get(array, -1) + 1
-        self._array_index[array] = index
-        self._record(array, start)
-        path = (*array, index)
-        self._record(path, start)
+    def _array_header(self, keys: list[str], start: int) -> _Node:
+        parent, parent_path = self._resolve(keys[:-1])
+        array = self._child(parent, keys[-1], start)
+        index = 0 if array.last_index is None else array.last_index + 1
+        array.last_index = index
+        entry = self._child(array, index, start)
+        path = (*parent_path, keys[-1], index)
         self.headers.append(Header(self.line_at(start), path, is_array=True))
-        return path
+        return entry
 
     def _read_key(self) -> list[str]:
         keys: list[str] = []
         while True:
             self._skip_blank(newlines=False)
-            char = self._peek()
-            if char in ('"', "'"):
-                start = self._pos
+            start = self._pos
+            if self._peek() in ('"', "'"):
                 self._skip_string()
                 keys.append(_decode_string(self._text[start : self._pos]))
             else:
-                start = self._pos
                 while self._peek() and self._peek() in _BARE_KEY:
                     self._pos += 1
                 keys.append(self._text[start : self._pos])
             self._skip_blank(newlines=False)
             if self._peek() != ".":
                 return keys
+            if len(keys) >= MAX_KEY_PARTS:
+                self._stop(start, f"a dotted key or table name has more than {MAX_KEY_PARTS} parts")
             self._pos += 1
 
-    def _key_value(self, table: KeyPath) -> None:
+    def _key_value(self, table: _Node) -> None:
         start = self._pos
-        keys = self._read_key()
-        for end in range(1, len(keys) + 1):
-            self._record((*table, *keys[:end]), start)
+        node = table
+        for key in self._read_key():
+            node = self._child(node, key, start)
         if self._peek() != "=":  # not valid TOML: stop here
             return
         self._pos += 1
         self._skip_blank(newlines=False)
-        self._value((*table, *keys))
+        self._value(node)
 
-    def _value(self, path: KeyPath) -> None:
+    def _value(self, node: _Node) -> None:
         char = self._peek()
         if char in ('"', "'"):
             self._skip_string()
-        elif char == "[":
-            self._array(path)
-        elif char == "{":
-            self._inline_table(path)
+        elif char in ("[", "{"):
+            self._depth += 1
+            if self._depth > MAX_NESTING:
+                self._stop(
+                    self._pos, f"arrays and inline tables are nested more than {MAX_NESTING} deep"
+                )
+            if char == "[":
+                self._array(node)
+            else:
+                self._inline_table(node)
+            self._depth -= 1
         else:
+            start = self._pos
             while self._peek() and self._peek() not in _SCALAR_END:
                 self._pos += 1
+            node.span = (start, self._pos)
 
-    def _array(self, path: KeyPath) -> None:
+    def _array(self, node: _Node) -> None:
         self._pos += 1
         index = 0
         while self._pos < len(self._text):
@@ -207,13 +305,12 @@ class SourceLocator:
                 self._pos += 1
                 continue
             start = self._pos
-            self._record((*path, index), start)
-            self._value((*path, index))
+            self._value(self._child(node, index, start))
             index += 1
             if self._pos <= start:
                 return
 
-    def _inline_table(self, path: KeyPath) -> None:
+    def _inline_table(self, node: _Node) -> None:
         self._pos += 1
         while self._pos < len(self._text):
             self._skip_blank(newlines=False)
@@ -224,7 +321,7 @@ class SourceLocator:
                 self._pos += 1
                 continue
             start = self._pos
-            self._key_value(path)
+            self._key_value(node)
             if self._pos <= start:
                 return
 

@@ -18,9 +18,10 @@ import functools
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from accord.agreement import canonical
+from accord.agreement.display import describe_character, find_unsafe_character
 from accord.agreement.rules import ApprovalPolicy, ApprovalRule
 from accord.attest.claims import SIMULATED, check_backend
 from accord.crypto.keys import VerifyKey
@@ -30,12 +31,42 @@ if TYPE_CHECKING:
     from accord.agreement.signing import SignedAgreement
 
 __all__ = [
+    "EARLIEST_CREATED",
+    "LATEST_CREATED",
     "Agreement",
     "BackendPolicy",
     "EnclavePolicy",
     "OutputPolicy",
     "Party",
+    "created_problem",
 ]
+
+EARLIEST_CREATED: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""The earliest creation time an agreement may carry."""
+LATEST_CREATED: Final = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+"""The latest creation time an agreement may carry (the last instant Python can represent)."""
+
+
+def created_problem(created: dt.datetime) -> str | None:
+    """Say what is wrong with an agreement's creation time, or return None if nothing is.
+
+    The time must carry a time zone and lie, converted to UTC, between
+    :data:`EARLIEST_CREATED` and :data:`LATEST_CREATED`; a local time whose conversion to
+    UTC leaves the years Python can represent (``0001-01-01T00:30:00+01:00``) is refused
+    rather than overflowing when the digest is computed.
+    """
+    if not isinstance(created, dt.datetime) or created.utcoffset() is None:
+        return "it must be a date-time with a time zone"
+    try:
+        utc = created.astimezone(dt.UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_CREATED <= utc <= LATEST_CREATED:
+        return (
+            "it must lie between 2000-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z "
+            "when converted to UTC"
+        )
+    return None
 
 
 _V = TypeVar("_V")
@@ -246,8 +277,21 @@ class Agreement:
     source: str = field(default="agreement", compare=False)
 
     def __post_init__(self) -> None:
-        if self.created.utcoffset() is None:
-            raise UsageError("an agreement's creation time must carry a time zone")
+        problem = created_problem(self.created)
+        if problem is not None:
+            raise UsageError(f"the creation time of {self.source} is refused: {problem}")
+        for what, text in (
+            ("name", self.name),
+            ("description", self.description),
+            *((f"contact of party {party.name!r}", party.contact) for party in self.parties),
+        ):
+            index = None if text is None else find_unsafe_character(text, allowed="\t\n")
+            if text is not None and index is not None:
+                raise UsageError(
+                    f"the {what} of {self.source} contains {describe_character(text[index])}, "
+                    "an invisible or control character that can make it display otherwise "
+                    "than it is signed"
+                )
         parties = tuple(sorted(self.parties, key=lambda party: party.name))
         object.__setattr__(self, "parties", parties)
         object.__setattr__(

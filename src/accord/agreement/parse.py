@@ -19,20 +19,25 @@ from typing import Final
 from accord.agreement._parse_policies import parse_approvals, parse_enclave, parse_outputs
 from accord.agreement._reader import Reader, Table, type_name
 from accord.agreement.canonical import AGREEMENT_FORMAT
+from accord.agreement.display import escape_unsafe
 from accord.agreement.locate import KeyPath, SourceLocator
-from accord.agreement.model import Agreement, Party
+from accord.agreement.model import Agreement, Party, created_problem
 from accord.crypto.keys import VerifyKey
 from accord.errors import AccordError, ConfigurationError
 from accord.party import PARTY_NAME_PATTERN
 
-__all__ = ["load_agreement", "parse_agreement", "read_agreement_text"]
+__all__ = ["MAX_AGREEMENT_BYTES", "load_agreement", "parse_agreement", "read_agreement_text"]
 
+MAX_AGREEMENT_BYTES: Final = 256 * 1024
+"""The largest agreement file read, in bytes of UTF-8 (a real one is a few KiB)."""
 SIGNATURE_BYTES: Final = 64
 _TOP_LEVEL: Final = ("agreement", "parties", "enclave", "approvals", "outputs", "signatures")
 _PARTY_KEYS: Final = ("name", "signing_key", "tls_certificate_fingerprint", "contact")
 _FINGERPRINT: Final = re.compile(r"[0-9a-f]{64}")
 _TOML_POSITION: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _TOML_END: Final = re.compile(r"\s*\(at end of document\)$")
+_FRACTION: Final = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.([0-9]+)")
+_MAX_FRACTION_DIGITS: Final = 6
 
 
 def read_agreement_text(path: Path) -> str:
@@ -41,20 +46,26 @@ def read_agreement_text(path: Path) -> str:
     Raises
     ------
     ConfigurationError
-        If the file cannot be read or is not UTF-8.
+        If the file cannot be read, is larger than :data:`MAX_AGREEMENT_BYTES` or is not
+        UTF-8.
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_AGREEMENT_BYTES + 1)
     except OSError as exc:
         raise ConfigurationError(
-            f"cannot read agreement {path}: {exc.strerror}",
+            escape_unsafe(f"cannot read agreement {path}: {exc.strerror}"),
             hint="Check the path; `accord agreement init` creates a new agreement.",
         ) from None
+    if len(data) > MAX_AGREEMENT_BYTES:
+        raise _too_large(str(path))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise ConfigurationError(
+            escape_unsafe(f"{path}: not UTF-8 text (byte {exc.start})")
+        ) from None
 
 
 def load_agreement(path: Path) -> Agreement:
@@ -96,10 +107,23 @@ def parse_agreement(text: str, *, source: str) -> Agreement:
     Raises
     ------
     ConfigurationError
-        Naming the source, the line and the problem.
+        Naming the source, the line and the problem; also for text larger than
+        :data:`MAX_AGREEMENT_BYTES`, with a dotted key of more than
+        :data:`~accord.agreement.locate.MAX_KEY_PARTS` parts, or with arrays and inline
+        tables nested more than :data:`~accord.agreement.locate.MAX_NESTING` deep.
     """
+    if len(text) > MAX_AGREEMENT_BYTES or len(_utf8(text)) > MAX_AGREEMENT_BYTES:
+        raise _too_large(source)
+    locator = SourceLocator(text)  # linear; measures what would make tomllib costly
+    if locator.limit_exceeded is not None:
+        raise ConfigurationError(
+            escape_unsafe(
+                f"{source} line {locator.limit_exceeded.line}: {locator.limit_exceeded.problem}"
+            ),
+            hint="Write the agreement as docs/agreements.md shows: tables of plain keys.",
+        )
     document = _load_toml(text, source)
-    reader = Reader(source, SourceLocator(text))
+    reader = Reader(source, locator)
     reader.check_keys(document, (), allowed=_TOP_LEVEL)
     if "agreement" not in document:
         reader.fail((), "the required table [agreement] is missing (name, format, created)")
@@ -133,9 +157,28 @@ def parse_agreement(text: str, *, source: str) -> Agreement:
     )
 
 
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _too_large(source: str) -> ConfigurationError:
+    return ConfigurationError(
+        escape_unsafe(
+            f"{source}: the agreement is larger than the limit of {MAX_AGREEMENT_BYTES} bytes "
+            f"({MAX_AGREEMENT_BYTES // 1024} KiB)"
+        ),
+        hint="An agreement is a few KiB of TOML; check that this is the right file.",
+    )
+
+
 def _load_toml(text: str, source: str) -> Table:
     try:
         return tomllib.loads(text)
+    except RecursionError:  # pragma: no cover - the nesting limit is checked before
+        raise ConfigurationError(
+            escape_unsafe(f"{source}: not valid TOML: nested too deeply to read"),
+            hint="Write the agreement as docs/agreements.md shows: tables of plain keys.",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         position = _TOML_POSITION.search(message)
@@ -147,22 +190,41 @@ def _load_toml(text: str, source: str) -> Table:
             problem = _TOML_END.sub("", message)
             where = f"{source} line {text.count(chr(10)) + 1}"
         raise ConfigurationError(
-            f"{where}: not valid TOML: {problem}",
+            escape_unsafe(f"{where}: not valid TOML: {problem}"),
             hint="Fix the TOML syntax at that place (strings need quotes, tables [brackets]).",
         ) from None
 
 
 def _created(reader: Reader, header: Table) -> dt.datetime:
+    path: KeyPath = ("agreement", "created")
     value = header["created"]
     if not isinstance(value, dt.datetime) or value.utcoffset() is None:
         shown = "a date-time without a time zone" if isinstance(value, dt.datetime) else None
         reader.fail(
-            ("agreement", "created"),
+            path,
             "'created' in [agreement] must be a date-time with a time zone, e.g. "
             "created = 2025-06-01T12:00:00Z (without quotes), not "
             f"{shown or type_name(value)}",
         )
+    problem = created_problem(value)
+    if problem is not None:
+        reader.fail(path, f"'created' in [agreement] is {_iso(value)}: {problem}")
+    written = reader.locator.value_text(path)
+    if written is None:  # pragma: no cover - the locator finds every key tomllib accepts
+        reader.fail(path, "'created' in [agreement] could not be found in the file's text")
+    fraction = _FRACTION.search(written)
+    if fraction is not None and len(fraction[1]) > _MAX_FRACTION_DIGITS:
+        reader.fail(
+            path,
+            f"'created' in [agreement] has more than {_MAX_FRACTION_DIGITS} digits of "
+            "fractional seconds; Accord keeps microseconds and would drop the rest silently",
+            hint="Write the time to the second, e.g. created = 2025-06-01T12:00:00Z.",
+        )
     return value
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def _parse_parties(reader: Reader, document: Table) -> list[Party]:
@@ -234,6 +296,12 @@ def _parse_signatures(reader: Reader, document: Table) -> dict[str, bytes]:
     signatures: dict[str, bytes] = {}
     for name, value in table.items():
         path: KeyPath = ("signatures", name)
+        if PARTY_NAME_PATTERN.fullmatch(name) is None:
+            reader.fail(
+                path,
+                f"[signatures] holds an entry for {name!r}, which is not a valid party name",
+                hint="Remove the line; `accord agreement sign` writes one entry per party.",
+            )
         if not isinstance(value, str):
             reader.wrong_type(path, value, "a base64 signature")
         try:

@@ -39,7 +39,7 @@ ErrorClass = type[AccordError]
 
 MAX_JSON_INT: Final = 2**53 - 1
 _HEX: Final = re.compile(r"[0-9a-f]+")
-_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 
 
 def utc_now() -> datetime:

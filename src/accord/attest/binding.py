@@ -19,6 +19,7 @@ The result is 64 bytes: the size of the report-data field of SGX, TDX and SEV-SN
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from typing import Final
@@ -30,6 +31,7 @@ __all__ = ["NONCE_MAX_BYTES", "NONCE_MIN_BYTES", "SessionPublicKeys"]
 _DOMAIN: Final = b"accord/v1/report-data\x00"
 NONCE_MIN_BYTES: Final = 16
 NONCE_MAX_BYTES: Final = 64
+_LOWER_HEX: Final = re.compile(r"[0-9a-f]*")
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,11 @@ class SessionPublicKeys:
 
 
 def _require_hex(value: str, size: int, what: str) -> None:
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raw = b""
-    if len(raw) != size or value != value.lower():
-        raise UsageError(f"{what} must be {2 * size} lowercase hex characters, got {value!r}")
+    """Refuse anything but exactly ``2 * size`` lowercase hex digits.
+
+    ``bytes.fromhex`` alone would also accept spaces between the digits: another spelling of
+    the same bytes, which other checks compare as text.
+    """
+    if not isinstance(value, str) or len(value) != 2 * size or not _LOWER_HEX.fullmatch(value):
+        shown = repr(value[:80]) if isinstance(value, str) else type(value).__name__
+        raise UsageError(f"{what} must be {2 * size} lowercase hex characters, got {shown}")

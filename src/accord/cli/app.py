@@ -11,6 +11,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from accord._version import __version__
+from accord.agreement.display import escape_unsafe
 from accord.cli import agreement, attest, demo, node, party, sealing
 from accord.cli.common import make_console
 from accord.errors import AccordError
@@ -57,8 +58,9 @@ def report_error(error: AccordError, console: Console | None = None) -> None:
     """Print an Accord error as one short paragraph on standard error."""
     console = console or Console(stderr=True, highlight=False, soft_wrap=True)
     kind = type(error).__name__
-    console.print(f"[bold red]error[/] ({kind}): {escape(error.message)}", markup=True)
-    console.print(error.hint, markup=False)
+    message = escape(escape_unsafe(error.message))
+    console.print(f"[bold red]error[/] ({kind}): {message}", markup=True)
+    console.print(escape_unsafe(error.hint), markup=False)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ HPKE ``info`` (the single-shot API's authenticated context, RFC 9180 section 8.1
 
     b"accord/v1/key-release\x00"
     || u32 len || agreement digest (32 bytes) || u32 len || session id (16 bytes)
-    || u32 len || party name (UTF-8)         || u32 len || key id (16 bytes)
+    || u32 len || party name (ASCII)         || u32 len || key id (16 bytes)
 
 with big-endian lengths. The plaintext is the 32 raw bytes of the data key.
 """
@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from accord.errors import (
     UsageError,
     VerificationError,
 )
+from accord.party.card import PARTY_NAME_PATTERN
 
 if TYPE_CHECKING:
     from accord.attest.binding import SessionPublicKeys
@@ -75,7 +77,6 @@ __all__ = [
 KEY_RELEASE_FORMAT: Final = "accord-key-release/v1"
 KEY_RELEASE_SIGNATURE_CONTEXT: Final = "key-release"
 MAX_KEY_RELEASE_BYTES: Final = 16 * 1024
-MAX_PARTY_NAME_BYTES: Final = 256
 _INFO_DOMAIN: Final = b"accord/v1/key-release\x00"
 _MLKEM768_PUBLIC_BYTES: Final = 1184
 HPKE_PUBLIC_KEY_BYTES: Final = _MLKEM768_PUBLIC_BYTES + 32
@@ -84,6 +85,8 @@ _SIGNATURE_BYTES: Final = 64
 _PAYLOAD_FIELDS: Final = frozenset(
     {"format", "agreement_digest", "session_id", "party", "key_id", "enc", "ciphertext"}
 )
+_HEX_FIELDS: Final = {"agreement_digest": 32, "session_id": 16, "key_id": 16}
+_HEX: Final = {size: re.compile(f"[0-9a-f]{{{2 * size}}}") for size in set(_HEX_FIELDS.values())}
 
 
 class HpkePrivateKey:
@@ -170,7 +173,21 @@ def key_release_info(*, agreement_digest: str, session_id: str, party: str, key_
     -------
     bytes
         The domain tag followed by each field as a big-endian u32 length and its bytes.
+
+    Raises
+    ------
+    UsageError
+        If a hex field is not exactly its number of lowercase hex digits, or ``party`` is
+        not a party name (:data:`accord.party.PARTY_NAME_PATTERN`).
     """
+    hex_fields = {"agreement_digest": agreement_digest, "session_id": session_id, "key_id": key_id}
+    for name, value in hex_fields.items():
+        if not _is_hex(value, _HEX_FIELDS[name]):
+            raise UsageError(
+                f"{name} must be {2 * _HEX_FIELDS[name]} lowercase hex digits, got {_clip(value)!r}"
+            )
+    if not _is_party_name(party):
+        raise UsageError(_party_name_rule(party))
     fields = (
         bytes.fromhex(agreement_digest),
         bytes.fromhex(session_id),
@@ -212,10 +229,10 @@ def seal_key_release(
     KeyMaterialError
         If the session's HPKE public key is not a valid MLKEM768-X25519 key.
     UsageError
-        If ``party`` is empty or longer than 256 bytes of UTF-8.
+        If ``party`` is not a party name (:data:`accord.party.PARTY_NAME_PATTERN`).
     """
     if not _is_party_name(party):
-        raise UsageError(f"party name {party[:40]!r} must be 1 to {MAX_PARTY_NAME_BYTES} bytes")
+        raise UsageError(_party_name_rule(party))
     public_key = _load_public_key(session.hpke_public_key)
     info = key_release_info(
         agreement_digest=session.agreement_digest,
@@ -271,6 +288,8 @@ def open_key_release(
 
     Raises
     ------
+    UsageError
+        If ``message`` is not ``bytes``.
     VerificationError
         If the message is malformed, for another agreement or session, from a name that is
         not a party, or its signature does not verify with the named party's key.
@@ -348,10 +367,17 @@ class _UnverifiedKeyRelease:
 
 
 def _parse_unverified(message: bytes) -> _UnverifiedKeyRelease:
+    if not isinstance(message, bytes):
+        raise UsageError(
+            f"a key release message must be bytes, not {type(message).__name__}",
+            hint="Pass the bytes that seal_key_release returned, e.g. read from the wire.",
+        )
     if len(message) > MAX_KEY_RELEASE_BYTES:
         _malformed(f"it is {len(message)} bytes; at most {MAX_KEY_RELEASE_BYTES} are accepted")
     try:
         document = json.loads(message.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:
+        _malformed("it is nested too deeply to be JSON of the key release format")
     except (UnicodeDecodeError, ValueError) as exc:
         _malformed(f"it is not UTF-8 JSON ({exc})")
     if not isinstance(document, dict) or set(document) != {"payload", "signature"}:
@@ -363,26 +389,29 @@ def _parse_unverified(message: bytes) -> _UnverifiedKeyRelease:
         if not isinstance(value, str):
             _malformed(f"payload field {name!r} must be a string")
     if payload["format"] != KEY_RELEASE_FORMAT:
-        _malformed(f"format {payload['format']!r} is not supported (expected {KEY_RELEASE_FORMAT})")
-    _check_hex(payload, "agreement_digest", 32)
-    _check_hex(payload, "session_id", 16)
-    _check_hex(payload, "key_id", 16)
+        _malformed(
+            f"format {_clip(payload['format'])!r} is not supported (expected {KEY_RELEASE_FORMAT})"
+        )
+    for name, size in _HEX_FIELDS.items():
+        if not _is_hex(payload[name], size):
+            _malformed(f"{name!r} must be {2 * size} lowercase hex characters")
     if not _is_party_name(payload["party"]):
-        _malformed(f"a party name must be 1 to {MAX_PARTY_NAME_BYTES} bytes of UTF-8")
+        _malformed(f"'party' is not a party name: {_party_name_rule(payload['party'])}")
     signature = document["signature"]
     if not isinstance(signature, str):
         _malformed("its signature must be a base64 string")
     enc = _unb64(payload["enc"], "enc")
     if len(enc) != _ENC_BYTES:
         _malformed(f"'enc' is {len(enc)} bytes; MLKEM768-X25519 needs {_ENC_BYTES}")
+    ciphertext = _unb64(payload["ciphertext"], "ciphertext")
     raw_signature = _unb64(signature, "signature")
     if len(raw_signature) != _SIGNATURE_BYTES:
         _malformed(f"its signature is {len(raw_signature)} bytes, not {_SIGNATURE_BYTES}")
     return _UnverifiedKeyRelease(
         payload=payload,
-        signed_bytes=canonical_json(payload),
+        signed_bytes=canonical_json(payload),  # every field is now checked ASCII or base64
         enc=enc,
-        ciphertext=_unb64(payload["ciphertext"], "ciphertext"),
+        ciphertext=ciphertext,
         signature=raw_signature,
     )
 
@@ -403,18 +432,25 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_hex(payload: Mapping[str, str], name: str, size: int) -> None:
-    value = payload[name]
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raw = b""
-    if len(raw) != size or value != value.lower():
-        _malformed(f"{name!r} must be {2 * size} lowercase hex characters")
+def _is_hex(value: str, size: int) -> bool:
+    """Whether ``value`` is exactly ``2 * size`` lowercase hex digits (no other spelling)."""
+    return isinstance(value, str) and _HEX[size].fullmatch(value) is not None
 
 
 def _is_party_name(party: str) -> bool:
-    return 0 < len(party.encode("utf-8")) <= MAX_PARTY_NAME_BYTES
+    return isinstance(party, str) and PARTY_NAME_PATTERN.fullmatch(party) is not None
+
+
+def _party_name_rule(party: object) -> str:
+    shown = _clip(party) if isinstance(party, str) else type(party).__name__
+    return (
+        f"party name {shown!r} must be a lower-case letter followed by up to 62 lower-case "
+        "letters, digits, '_' or '-'"
+    )
+
+
+def _clip(text: str) -> str:  # for messages, which show it with !r (escaping controls)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _mlkem_missing() -> ConfigurationError:

@@ -46,6 +46,7 @@ __all__ = [
     "CARD_FILE_NAME",
     "CARD_FORMAT",
     "CARD_SIGNATURE_CONTEXT",
+    "MAX_CARD_BYTES",
     "PARTY_NAME_PATTERN",
     "PartyCard",
     "check_party_name",
@@ -54,11 +55,13 @@ __all__ = [
 CARD_FORMAT: Final = "accord-party-card/v1"
 CARD_FILE_NAME: Final = "card.json"
 CARD_SIGNATURE_CONTEXT: Final = "party-card"
+MAX_CARD_BYTES: Final = 64 * 1024
+"""The largest card read, in bytes (a real card is about 1.5 KiB, mostly its certificate)."""
 PARTY_NAME_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 """Party names: a lower-case letter, then up to 62 lower-case letters, digits, ``_`` or ``-``."""
 
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
-_TIME_PATTERN: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_TIME_PATTERN: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _HEX_64: Final = re.compile(r"[0-9a-f]{64}")
 _KEY_ID: Final = re.compile(r"[0-9a-f]{32}")
 _FIELDS: Final = frozenset(
@@ -90,6 +93,22 @@ def check_party_name(name: str, *, where: str = "party name") -> None:
             hint="Use 1-63 characters: a lower-case letter, then lower-case letters, "
             "digits, '_' or '-'.",
         )
+
+
+def _too_large(source: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{source} is larger than the limit of {MAX_CARD_BYTES} bytes for a party card",
+        hint="A party card is about 1.5 KiB; check that this is the card.json of a party.",
+    )
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"key {key[:40]!r} is given twice")
+        result[key] = value
+    return result
 
 
 def _format_time(moment: dt.datetime) -> str:
@@ -301,7 +320,7 @@ class PartyCard:
         Parameters
         ----------
         data
-            The JSON text of the card.
+            The JSON text of the card, at most :data:`MAX_CARD_BYTES` bytes.
         source
             Where it came from (a file name), used in error messages.
 
@@ -313,13 +332,26 @@ class PartyCard:
         Raises
         ------
         ConfigurationError
-            If the JSON or a field is malformed, or a field is missing or unknown.
+            If the input is too large, the JSON (nested too deeply, a key given twice) or a
+            field is malformed, or a field is missing or unknown.
         VerificationError
             If a fingerprint does not match, the certificate is not the party's, or the
             self-signature does not verify.
         """
+        if not isinstance(data, bytes | str):
+            raise ConfigurationError(
+                f"{source}: a party card must be JSON bytes or text, not {type(data).__name__}"
+            )
+        if len(data) > MAX_CARD_BYTES or (
+            isinstance(data, str) and len(data.encode("utf-8", "surrogatepass")) > MAX_CARD_BYTES
+        ):
+            raise _too_large(source)
         try:
-            document = json.loads(data)
+            document = json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        except RecursionError:
+            raise ConfigurationError(
+                f"{source} is not a party card: its JSON is nested too deeply"
+            ) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"{source} is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
@@ -375,7 +407,8 @@ class PartyCard:
         Raises
         ------
         ConfigurationError
-            If the file cannot be read or the card is malformed.
+            If the file cannot be read, is larger than :data:`MAX_CARD_BYTES` or the card is
+            malformed.
         VerificationError
             If the card is not consistent (see :meth:`from_json`).
         """
@@ -383,7 +416,8 @@ class PartyCard:
         if path.is_dir():
             path = path / CARD_FILE_NAME
         try:
-            data = path.read_bytes()
+            with path.open("rb") as file:
+                data = file.read(MAX_CARD_BYTES + 1)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot read party card {path}: {exc.strerror}",
