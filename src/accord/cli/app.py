@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from accord._version import __version__
 from accord.agreement.display import escape_unsafe
-from accord.cli import agreement, attest, demo, node, party, sealing
+from accord.cli import agreement, attest, demo, node, orchestrator, party, sealing
 from accord.cli.common import make_console
 from accord.errors import AccordError
 
@@ -52,6 +52,7 @@ sealing.register(app)
 attest.register(app)
 demo.register(app)
 node.register(app)
+orchestrator.register(app)
 
 
 def report_error(error: AccordError, console: Console | None = None) -> None:
