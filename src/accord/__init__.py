@@ -7,6 +7,8 @@ The names below are the supported public API; subpackages hold the details:
   :class:`SealedReader` (:mod:`accord.crypto.sealed`)
 - agreements: :func:`load_agreement`, :func:`load_signed_agreement`,
   :class:`SignedAgreement` (:mod:`accord.agreement`)
+- the runtime: :func:`connect` returns a :class:`Client` (attest, provision, upload,
+  propose, approve, wait, audit) (:mod:`accord.client`)
 - attestation and key release: :func:`new_nonce`, :func:`verify_enclave`,
   :func:`release_data_key`, :class:`VerifiedEnclave` (:mod:`accord.client`), :class:`Verifier`,
   :class:`VerifiedEvidence` (:mod:`accord.attest`)
@@ -16,7 +18,14 @@ The names below are the supported public API; subpackages hold the details:
 from accord._version import __version__
 from accord.agreement import SignedAgreement, load_agreement, load_signed_agreement
 from accord.attest import AccordSecurityWarning, VerifiedEvidence, Verifier
-from accord.client import VerifiedEnclave, new_nonce, release_data_key, verify_enclave
+from accord.client import (
+    Client,
+    VerifiedEnclave,
+    connect,
+    new_nonce,
+    release_data_key,
+    verify_enclave,
+)
 from accord.crypto.sealed import SealedReader, inspect_file, seal_file, unseal_file
 from accord.errors import (
     AccordError,
@@ -34,6 +43,7 @@ __all__ = [
     "AccordError",
     "AccordSecurityWarning",
     "ApprovalError",
+    "Client",
     "ConfigurationError",
     "IntegrityError",
     "KeyMaterialError",
@@ -48,6 +58,7 @@ __all__ = [
     "VerifiedEvidence",
     "Verifier",
     "__version__",
+    "connect",
     "inspect_file",
     "load_agreement",
     "load_signed_agreement",

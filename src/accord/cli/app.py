@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from accord._version import __version__
 from accord.agreement.display import escape_unsafe
-from accord.cli import agreement, attest, demo, node, orchestrator, party, sealing
+from accord.cli import agreement, attest, demo, node, orchestrator, party, runtime, sealing
 from accord.cli.common import make_console
 from accord.errors import AccordError
 
@@ -53,6 +53,7 @@ attest.register(app)
 demo.register(app)
 node.register(app)
 orchestrator.register(app)
+runtime.register(app)
 
 
 def report_error(error: AccordError, console: Console | None = None) -> None:
