@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from accord.crypto.keys import SECRET_KEY_ACCESS
+from accord.crypto.keys import SECRET_KEY_ACCESS, DataKey
+from accord.crypto.sealed import seal_bytes
 from accord.party import PartyIdentity
 
 ACCORD = Path(sys.executable).parent / "accord"
@@ -201,3 +204,140 @@ def test_parquet_and_inspect_of_a_non_sealed_file(parties: dict[str, Path], tmp_
     assert accord("unseal", sealed, "--party", parties["alice"], "--out", back).returncode == 0
     assert pq.read_table(back).equals(table)
     assert_clean_failure(accord("inspect", plain), "not an Accord sealed file")
+
+
+# --- inspect shows untrusted header text safely and in bounded time ---------------------------
+
+
+def forged_metadata(tmp_path: Path, metadata: bytes, name: str = "forged.sealed") -> Path:
+    """A sealed file whose (unauthenticated) header metadata was replaced by ``metadata``."""
+    sealed = seal_bytes(b"x" * 40, DataKey(bytes(32), SECRET_KEY_ACCESS), chunk_size=16)
+    (body_length,) = struct.unpack_from(">I", sealed, 12)
+    body = sealed[16 : 16 + body_length]
+    fixed = body[: 37 + body[36]]
+    new_body = fixed + struct.pack(">I", len(metadata)) + metadata
+    path = tmp_path / name
+    path.write_bytes(
+        sealed[:12] + struct.pack(">I", len(new_body)) + new_body + sealed[16 + body_length :]
+    )
+    return path
+
+
+def test_inspect_escapes_invisible_characters(tmp_path: Path):
+    metadata = {"name": "invoice\u202etxt.exe\u200b", "columns": ["a\u2028b", "ok"]}
+    path = forged_metadata(tmp_path, json.dumps(metadata).encode())
+    shown = accord("inspect", path)
+    assert shown.returncode == 0, shown.stderr
+    assert "invoice\\u202etxt.exe\\u200b" in shown.stdout
+    assert "a\\u2028b, ok" in shown.stdout
+    assert "\u202e" not in shown.stdout and "\u200b" not in shown.stdout
+    details = accord("inspect", path, "--json").stdout
+    assert details.isascii() and json.loads(details)["metadata"] == metadata
+
+
+@pytest.mark.parametrize(
+    ("metadata", "cause"),
+    [
+        (
+            b'{"name":"x\\u001b[2K\\r\\u001b[32mAUTHENTICATED OK\\u001b]52;c;cHduZWQ=\\u0007"}',
+            "control character U+001B",
+        ),
+        (b'{"name":"\\ud800"}', "lone surrogate"),
+        (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests deeper than 16 levels"),
+    ],
+)
+def test_inspect_refuses_hostile_header_text_cleanly(tmp_path: Path, metadata: bytes, cause: str):
+    path = forged_metadata(tmp_path, metadata)
+    for args in ((), ("--json",)):
+        result = accord("inspect", path, *args)
+        assert_clean_failure(result, "IntegrityError", str(path), cause)
+        assert "\x1b" not in result.stdout + result.stderr.replace("\x1b[", "")
+
+
+def test_printable_escapes_and_bounds_text():
+    from accord.cli.sealing import printable
+
+    assert printable("plain text, é, 日本") == "plain text, é, 日本"
+    assert printable("a\x1bb\x07\x9b") == "a\\x1bb\\x07\\x9b"
+    assert printable("\ud800\u202e\u2028\ue000") == "\\ud800\\u202e\\u2028\\ue000"
+    assert printable("x" * 300, 10) == "x" * 10 + "... (290 more characters)"
+
+
+def test_inspect_of_a_full_size_header_is_bounded(tmp_path: Path):
+    count = (1024 * 1024 - 5100) // 4  # fills the 1 MiB header body
+    metadata = b'{"name":"' + b"n" * 5000 + b'","columns":[' + b'"c",' * (count - 1) + b'"c"]}'
+    path = forged_metadata(tmp_path, metadata)
+    started = time.perf_counter()
+    shown = accord("inspect", path)
+    assert time.perf_counter() - started < 30
+    assert shown.returncode == 0, shown.stderr
+    assert "more," in shown.stdout and "in all)" in shown.stdout
+    assert len(shown.stdout) < 20_000
+    many_objects = b'{"columns":[' + b"{}," * ((1024 * 1024 - 100) // 3 - 1) + b"{}]}"
+    shown = accord("inspect", forged_metadata(tmp_path, many_objects, "objects.sealed"))
+    assert shown.returncode == 0 and "?, ?" in shown.stdout and len(shown.stdout) < 20_000
+
+
+def test_unseal_of_a_forged_header_line_writes_nothing(parties: dict[str, Path], tmp_path: Path):
+    plain = tmp_path / "p.csv"
+    plain.write_bytes(CSV)
+    sealed = tmp_path / "p.sealed"
+    assert accord("seal", plain, "--party", parties["alice"], "--out", sealed).returncode == 0
+    raw = sealed.read_bytes()
+    (body_length,) = struct.unpack_from(">I", raw, 12)
+    body = raw[16 : 16 + body_length]
+    start = 37 + body[36]
+    metadata = json.loads(body[start + 4 :])
+    metadata["header_line"] = "forged,header\n"
+    encoded = json.dumps(metadata).encode()
+    new_body = body[:start] + struct.pack(">I", len(encoded)) + encoded
+    sealed.write_bytes(
+        raw[:12] + struct.pack(">I", len(new_body)) + new_body + raw[16 + body_length :]
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    result = accord("unseal", sealed, "--party", parties["alice"], "--out", out / "p.csv")
+    assert_clean_failure(result, "IntegrityError", str(sealed), "chunk 0 of 1 failed")
+    assert os.listdir(out) == []
+
+
+def test_output_that_appears_is_not_replaced(parties: dict[str, Path], tmp_path: Path):
+    plain = tmp_path / "p.csv"
+    plain.write_bytes(CSV)
+    target = tmp_path / "p.sealed"
+    target.write_bytes(b"precious")
+    result = accord("seal", plain, "--party", parties["alice"], "--out", target)
+    assert_clean_failure(result, "already exists")
+    assert target.read_bytes() == b"precious"
+
+
+def test_streamed_json_is_what_json_dumps_writes():
+    """``inspect --json`` writes chunk by chunk; the text equals one json.dumps of it all."""
+    import io
+
+    from accord.cli.sealing import _write_info_json
+    from accord.crypto.sealed import inspect_file
+
+    path = Path(__file__).parents[1] / "vectors" / "sealed" / "valid-csv.sealed"
+    info = inspect_file(path)
+    header = info.header
+    expected = {
+        "authenticated": False,
+        "version": header.version,
+        "key_id": header.key_id,
+        "file_id": header.file_id,
+        "content_type": str(header.content_type),
+        "chunk_size": header.chunk_size,
+        "metadata": dict(header.metadata),
+        "chunks": [
+            {"index": c.index, "offset": c.offset, "rows": c.rows, "bytes": c.plaintext_length}
+            for c in info.chunks
+        ],
+        "total_rows": info.total_rows,
+        "plaintext_bytes": info.plaintext_bytes,
+        "file_size": info.file_size,
+    }
+    written = io.StringIO()
+    _write_info_json(info, written)
+    assert len(expected["chunks"]) > 1
+    assert written.getvalue() == json.dumps(expected, indent=2, sort_keys=True) + "\n"

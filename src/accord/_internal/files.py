@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from accord.errors import UsageError
 
 __all__ = ["atomic_output", "write_atomically"]
+
+_NO_HARD_LINKS: Final = frozenset(
+    {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV}
+)
+"""Errors of link() that mean the file system has no hard links (FAT, some network mounts)."""
 
 
 @contextlib.contextmanager
@@ -29,7 +35,10 @@ def atomic_output(path: Path, *, mode: int = 0o644, overwrite: bool = True) -> I
         Permission bits of the new file (``0o600`` for private material). The file is
         created with these bits, never wider, before any byte is written.
     overwrite
-        When false, refuse if ``path`` already exists.
+        When false, refuse if ``path`` already exists, also when another process creates
+        it while this one writes: the finished file is then put in place with ``link()``,
+        which never replaces a file, instead of a rename. (On a file system without hard
+        links, the existence check and the rename are two steps.)
 
     Yields
     ------
@@ -37,7 +46,7 @@ def atomic_output(path: Path, *, mode: int = 0o644, overwrite: bool = True) -> I
         A binary file object to write to.
     """
     path = Path(path)
-    if not overwrite and path.exists():
+    if not overwrite and (path.exists() or path.is_symlink()):
         raise UsageError(
             f"{path} already exists",
             hint="Choose another output path or remove the existing file first.",
@@ -56,9 +65,10 @@ def atomic_output(path: Path, *, mode: int = 0o644, overwrite: bool = True) -> I
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        if not overwrite and path.exists():
-            raise UsageError(f"{path} appeared while it was being written; nothing was changed")
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _place_new(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -69,6 +79,30 @@ def atomic_output(path: Path, *, mode: int = 0o644, overwrite: bool = True) -> I
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _place_new(tmp: Path, path: Path) -> None:
+    """Give the finished ``tmp`` the name ``path`` unless that name exists; remove ``tmp``."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _appeared(path) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        if path.exists() or path.is_symlink():
+            raise _appeared(path) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def _appeared(path: Path) -> UsageError:
+    return UsageError(
+        f"{path} already exists (it appeared while the output was being written); nothing "
+        "was changed",
+        hint="Choose another output path or remove the existing file first.",
+    )
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TextIO
 
 import typer
 from rich.markup import escape
@@ -21,6 +22,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from accord.cli.common import DEFAULT_PASSPHRASE_ENV, make_console, open_party
 from accord.crypto.sealed import (
@@ -33,7 +35,7 @@ from accord.crypto.sealed import (
 from accord.crypto.sealed.header import MAX_CHUNK_SIZE
 from accord.errors import UsageError
 
-__all__ = ["parse_size", "register"]
+__all__ = ["parse_size", "printable", "register"]
 
 PROGRESS_THRESHOLD: Final = 32 * 1024 * 1024
 """Inputs at least this large get a progress bar (on a terminal)."""
@@ -41,6 +43,13 @@ PROGRESS_THRESHOLD: Final = 32 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _CHUNK_ROWS_SHOWN: Final = 20
+_COLUMNS_SHOWN: Final = 50
+"""``inspect`` lists at most this many column names (then says how many more there are)."""
+_TEXT_SHOWN: Final = 200
+"""``inspect`` shows at most this many characters of one header text (a name, a column)."""
+_JSON_CHUNKS_PER_WRITE: Final = 4096
+_CELL_SHOWN: Final = 4000
+"""``inspect`` shows at most this many characters in one cell of its table."""
 
 _Party = Annotated[
     Path,
@@ -159,7 +168,7 @@ def seal(
     header = summary.header
     rows = f"{summary.rows} rows in " if header.content_type != "bytes" else ""
     make_console().print(
-        f"sealed {escape(str(input_path))} -> {escape(str(output))}: {rows}"
+        f"sealed {_path(input_path)} -> {_path(output)}: {rows}"
         f"{summary.chunks} chunk(s), {header.content_type}, key id {header.key_id}, "
         f"file id {header.file_id}",
         soft_wrap=True,
@@ -199,7 +208,7 @@ def unseal(
         )
     rows = f"{summary.rows} rows, " if summary.header.content_type != "bytes" else ""
     make_console().print(
-        f"unsealed {escape(str(input_path))} -> {escape(str(output))}: {rows}"
+        f"unsealed {_path(input_path)} -> {_path(output)}: {rows}"
         f"{summary.chunks} chunk(s) authenticated, {summary.output_bytes} bytes written",
         soft_wrap=True,
     )
@@ -212,7 +221,7 @@ def inspect(
     """Show a sealed file's header and chunks without any key (nothing shown is authenticated)."""
     info = inspect_file(path)
     if as_json:
-        sys.stdout.write(json.dumps(_info_json(info), indent=2, sort_keys=True) + "\n")
+        _write_info_json(info, sys.stdout)
         return
     console = make_console()
     console.print(_header_table(path, info))
@@ -223,9 +232,15 @@ def inspect(
     )
 
 
-def _info_json(info: SealedFileInfo) -> dict[str, Any]:
+def _write_info_json(info: SealedFileInfo, out: TextIO) -> None:
+    """Write the details as indented JSON (keys sorted), one chunk at a time.
+
+    The same text as ``json.dumps(details, indent=2, sort_keys=True)``, without building a
+    list of every chunk first: a file of a million small chunks prints in bounded memory.
+    The output is ASCII (``json`` escapes everything else, control characters included).
+    """
     header = info.header
-    return {
+    details: dict[str, Any] = {
         "authenticated": False,
         "version": header.version,
         "key_id": header.key_id,
@@ -233,19 +248,53 @@ def _info_json(info: SealedFileInfo) -> dict[str, Any]:
         "content_type": str(header.content_type),
         "chunk_size": header.chunk_size,
         "metadata": dict(header.metadata),
-        "chunks": [
-            {"index": c.index, "offset": c.offset, "rows": c.rows, "bytes": c.plaintext_length}
-            for c in info.chunks
-        ],
         "total_rows": info.total_rows,
         "plaintext_bytes": info.plaintext_bytes,
         "file_size": info.file_size,
     }
+    keys = sorted([*details, "chunks"])
+    out.write("{\n")
+    for position, key in enumerate(keys):
+        out.write(f"  {json.dumps(key)}: ")
+        if key == "chunks":
+            _write_chunks_json(info, out)
+        else:
+            out.write(json.dumps(details[key], indent=2, sort_keys=True).replace("\n", "\n  "))
+        out.write(",\n" if position < len(keys) - 1 else "\n")
+    out.write("}\n")
+
+
+def _write_chunks_json(info: SealedFileInfo, out: TextIO) -> None:
+    if not info.chunks:
+        out.write("[]")
+        return
+    chunks = info.chunks
+    entry = "\n".join(
+        (
+            "    {{",
+            '      "bytes": {},',
+            '      "index": {},',
+            '      "offset": {},',
+            '      "rows": {}',
+            "    }}",
+        )
+    )
+    out.write("[\n")
+    for first in range(0, len(chunks), _JSON_CHUNKS_PER_WRITE):
+        if first:
+            out.write(",\n")
+        out.write(
+            ",\n".join(
+                entry.format(c.plaintext_length, c.index, c.offset, c.rows)
+                for c in chunks[first : first + _JSON_CHUNKS_PER_WRITE]
+            )
+        )
+    out.write("\n  ]")
 
 
 def _header_table(path: Path, info: SealedFileInfo) -> Table:
     header = info.header
-    table = Table(title=f"sealed file {escape(str(path))}", show_header=False)
+    table = Table(title=Text(f"sealed file {printable(str(path), 1000)}"), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("format version", str(header.version))
@@ -254,7 +303,7 @@ def _header_table(path: Path, info: SealedFileInfo) -> Table:
     table.add_row("content type", str(header.content_type))
     table.add_row("chunk size", f"{header.chunk_size} bytes")
     for label, value in _format_hints(header.metadata):
-        table.add_row(label, escape(value))
+        table.add_row(label, Text(value))
     table.add_row("chunks", str(len(info.chunks)))
     if header.content_type != "bytes":
         table.add_row("total rows", str(info.total_rows))
@@ -263,19 +312,64 @@ def _header_table(path: Path, info: SealedFileInfo) -> Table:
     return table
 
 
+def printable(text: str, limit: int = _TEXT_SHOWN) -> str:
+    r"""Return ``text`` safe to print on a terminal: escaped, and cut to ``limit`` characters.
+
+    Every character that is not printable (control and format characters such as ESC, the
+    bidirectional overrides and the zero-width ones; lone surrogates; line and paragraph
+    separators; private-use and unassigned code points) is written as a Python escape
+    (``\x1b``, ``\u202e``, ``\ud800``), so a header cannot move the cursor, change colours,
+    reach the clipboard (OSC 52) or reorder what is shown. Longer text is cut and says how
+    many characters were left out.
+    """
+    shown = text[:limit]
+    if not shown.isprintable():
+        shown = "".join(
+            char if char.isprintable() or unicodedata.category(char) == "Zs" else ascii(char)[1:-1]
+            for char in shown
+        )
+    if len(text) > limit:
+        shown += f"... ({len(text) - limit} more characters)"
+    return shown
+
+
+def _path(path: Path) -> str:
+    """Return a path for rich markup: printable and with markup escaped."""
+    return escape(printable(str(path), 1000))
+
+
 def _format_hints(metadata: Any) -> Iterator[tuple[str, str]]:
+    """Yield (label, text) for the metadata members ``inspect`` shows, escaped and bounded."""
     if isinstance(metadata.get("name"), str):
-        yield "name", metadata["name"]
+        yield "name", printable(metadata["name"])
     columns = metadata.get("columns")
     if isinstance(columns, list):
-        names = [c.get("name", "?") if isinstance(c, dict) else str(c) for c in columns]
-        types = [f" ({c.get('type')})" if isinstance(c, dict) else "" for c in columns]
-        yield "columns", ", ".join(f"{n}{t}" for n, t in zip(names, types, strict=True))
+        yield "columns", _describe_columns(columns)
     if isinstance(metadata.get("delimiter"), str):
-        yield "delimiter", repr(metadata["delimiter"])
+        yield "delimiter", ascii(metadata["delimiter"][:_TEXT_SHOWN])
     for member, label in (("label_column", "label column"), ("weight_column", "weight column")):
         if isinstance(metadata.get(member), str):
-            yield label, metadata[member]
+            yield label, printable(metadata[member])
+
+
+def _describe_columns(columns: list[Any]) -> str:
+    """Return at most :data:`_COLUMNS_SHOWN` columns as "name (type)", at most a cell long."""
+    parts = []
+    length = 0
+    for column in columns[:_COLUMNS_SHOWN]:
+        name: Any = column.get("name") if isinstance(column, dict) else column
+        kind: Any = column.get("type") if isinstance(column, dict) else None
+        part = printable(name) if isinstance(name, str) else "?"
+        if isinstance(kind, str):
+            part += f" ({printable(kind)})"
+        length += len(part) + 2
+        if length > _CELL_SHOWN:
+            break
+        parts.append(part)
+    text = ", ".join(parts)
+    if len(parts) < len(columns):
+        text += f", ... ({len(columns) - len(parts)} more, {len(columns)} in all)"
+    return text
 
 
 def _chunk_table(info: SealedFileInfo) -> Table:
@@ -284,9 +378,10 @@ def _chunk_table(info: SealedFileInfo) -> Table:
     table.add_column("rows", justify="right")
     table.add_column("plaintext bytes", justify="right")
     chunks = info.chunks
-    shown = chunks
-    if len(chunks) > 2 * _CHUNK_ROWS_SHOWN:
-        shown = chunks[:_CHUNK_ROWS_SHOWN] + chunks[-_CHUNK_ROWS_SHOWN:]
+    if len(chunks) <= 2 * _CHUNK_ROWS_SHOWN:
+        shown = list(chunks)
+    else:
+        shown = list(chunks[:_CHUNK_ROWS_SHOWN]) + list(chunks[-_CHUNK_ROWS_SHOWN:])
     bytes_only = info.header.content_type == "bytes"
     for position, chunk in enumerate(shown):
         if position == _CHUNK_ROWS_SHOWN and len(shown) < len(chunks):

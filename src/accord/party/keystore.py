@@ -20,6 +20,11 @@ where ``key`` is Argon2id(passphrase as NFC UTF-8, salt, t, p, m) with a 32-byte
 the canonical JSON of ``{"format", "party", "card_digest", "kdf"}`` as stored. Changing any
 of those fields, the nonce or the ciphertext makes decryption fail. The private payload is
 an object of strings; this module does not interpret it.
+
+The file should be readable by its owner only (mode 0600, as it is written). Loading one
+that is readable or writable by others logs a warning that names it and says to run
+``chmod 600``; it is not refused (the keys still work, and refusing would lock the party
+out of its own data until the mode is fixed).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ import base64
 import binascii
 import dataclasses
 import json
+import logging
 import os
+import stat
 import unicodedata
 from pathlib import Path
 from typing import Any, Final
@@ -48,6 +55,7 @@ __all__ = [
     "decode_key_file",
     "encode_key_file",
     "read_key_file_header",
+    "warn_if_others_can_access",
 ]
 
 KEY_FILE_FORMAT: Final = "accord-party-key/v1"
@@ -58,6 +66,8 @@ _MAX_MEMORY_COST_KIB: Final = 4 * 1024 * 1024
 _MAX_ITERATIONS: Final = 64
 _MAX_LANES: Final = 64
 _DAMAGED_HINT: Final = "Restore the party directory from its backup."
+
+_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,11 +244,42 @@ def encode_key_file(
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _parse(data: bytes, path: Path) -> tuple[dict[str, Any], KeyFileHeader, bytes]:
+def _load_json(data: bytes, path: Path, *, what: str) -> Any:
+    """Parse JSON, turning every failure (including absurd nesting) into KeyMaterialError."""
     try:
-        document = json.loads(data)
+        return json.loads(data)
+    except RecursionError:
+        raise KeyMaterialError(
+            f"{path} {what} (its JSON is nested too deeply)", hint=_DAMAGED_HINT
+        ) from None
     except (ValueError, UnicodeDecodeError):
-        raise KeyMaterialError(f"{path} is not a party key file (not JSON)") from None
+        raise KeyMaterialError(f"{path} {what} (not JSON)", hint=_DAMAGED_HINT) from None
+
+
+def warn_if_others_can_access(path: Path) -> None:
+    """Log a warning when the key file at ``path`` is accessible to other users.
+
+    Nothing happens on systems without POSIX permission bits or when ``path`` cannot be
+    inspected (the caller reports unreadable files itself).
+    """
+    if os.name != "posix":
+        return
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        _log.warning(
+            "%s has mode %04o: other users can access the party's private keys; "
+            "run `chmod 600 %s` to make it private again",
+            path,
+            mode,
+            path,
+        )
+
+
+def _parse(data: bytes, path: Path) -> tuple[dict[str, Any], KeyFileHeader, bytes]:
+    document = _load_json(data, path, what="is not a party key file")
     if not isinstance(document, dict) or document.get("format") != KEY_FILE_FORMAT:
         raise KeyMaterialError(
             f"{path} is not a party key file of format {KEY_FILE_FORMAT!r}",
@@ -252,8 +293,9 @@ def _parse(data: bytes, path: Path) -> tuple[dict[str, Any], KeyFileHeader, byte
     argon2: Argon2Parameters | None = None
     salt = b""
     if kdf.get("algorithm") == "argon2id":
-        if kdf.get("version") != ARGON2_VERSION:
-            raise KeyMaterialError(f"{path}: unsupported Argon2 version {kdf.get('version')!r}")
+        version = kdf.get("version")
+        if type(version) is not int or version != ARGON2_VERSION:
+            raise KeyMaterialError(f"{path}: unsupported Argon2 version {version!r}")
         argon2 = Argon2Parameters(
             iterations=kdf.get("iterations"),  # type: ignore[arg-type]
             lanes=kdf.get("lanes"),  # type: ignore[arg-type]
@@ -308,8 +350,14 @@ def decode_key_file(
     KeyMaterialError
         If the file is malformed, protected and no passphrase was given, or the passphrase
         is wrong (or the file was altered: the two cannot be told apart).
+
+    Notes
+    -----
+    When a file exists at ``path`` and other users can access it, a warning is logged
+    (see :func:`warn_if_others_can_access`).
     """
     document, header, salt = _parse(data, path)
+    warn_if_others_can_access(path)
     if header.argon2 is None:
         payload = document.get("payload")
     else:
@@ -334,7 +382,7 @@ def decode_key_file(
                 f"wrong passphrase for {path}, or the file was altered",
                 hint="Check the passphrase; if it is right, restore party.key from a backup.",
             ) from None
-        payload = json.loads(plaintext)
+        payload = _load_json(plaintext, path, what="holds a malformed private payload")
     if not isinstance(payload, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in payload.items()
     ):

@@ -138,7 +138,8 @@ def write_invalid(out: Path, valid: list[dict[str, Any]]) -> list[dict[str, Any]
     whole = csv_path.read_bytes()
     last = len(parts) - 1
     integrity = "IntegrityError"
-    metadata_bit = header.index(b'"label"') + 2
+    # a bit in the header line's text: the metadata stays well formed, only the digest changes
+    metadata_bit = header.index(b'"header_line":"') + len(b'"header_line":"') + 1
     cases = [
         (
             "invalid-header-bitflip.sealed",
@@ -219,8 +220,8 @@ def write_invalid(out: Path, valid: list[dict[str, Any]]) -> list[dict[str, Any]
             "invalid-dropped-middle-chunk.sealed",
             header + parts[0] + b"".join(parts[2:]),
             integrity,
-            1,
-            ["failed authentication"],
+            last - 1,
+            ["dropped"],
             "valid-csv without chunk 1",
         ),
         (
@@ -272,6 +273,7 @@ def write_invalid(out: Path, valid: list[dict[str, Any]]) -> list[dict[str, Any]
             "valid-csv with a changed magic",
         ),
     ]
+    cases += malformed_metadata(out, valid)
     entries = [invalid(out, *case) for case in cases]
     key_a = DataKey(KEYS["party-a"], SECRET_KEY_ACCESS).key_id
     entries.append(
@@ -299,6 +301,98 @@ def write_invalid(out: Path, valid: list[dict[str, Any]]) -> list[dict[str, Any]
         }
     )
     return entries
+
+
+def with_metadata(sealed: bytes, metadata: bytes) -> bytes:
+    """Return ``sealed`` with its header metadata replaced by ``metadata`` (chunks unchanged)."""
+    body_length = struct.unpack_from(">I", sealed, 12)[0]
+    body = sealed[16 : 16 + body_length]
+    type_length = body[36]
+    fixed = body[: 37 + type_length]
+    new_body = fixed + struct.pack(">I", len(metadata)) + metadata
+    return sealed[:12] + struct.pack(">I", len(new_body)) + new_body + sealed[16 + body_length :]
+
+
+def authentic(content_type: str, metadata: dict[str, Any], chunk: bytes, rows: int) -> bytes:
+    """Seal one chunk with party-a's key and the given metadata, as a careless writer might."""
+    from io import BytesIO
+
+    from accord.crypto.sealed import ContentType, SealedWriter
+
+    output = BytesIO()
+    writer = SealedWriter(
+        output,
+        DataKey(KEYS["party-a"], SECRET_KEY_ACCESS),
+        content_type=ContentType(content_type),
+        metadata=metadata,
+        random_bytes=seeded(len(content_type) + rows),
+    )
+    writer.add_chunk(chunk, rows)
+    writer.finish()
+    return output.getvalue()
+
+
+def malformed_metadata(out: Path, valid: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Headers whose metadata every reader refuses before it decrypts anything."""
+    model = (out / "valid-bytes.sealed").read_bytes()
+    integrity = "IntegrityError"
+    return [
+        (
+            "invalid-metadata-nested.sealed",
+            with_metadata(model, b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"),
+            integrity,
+            None,
+            ["metadata nests deeper than 16 levels"],
+            "valid-bytes with metadata nested 5000 levels deep",
+        ),
+        (
+            "invalid-metadata-surrogate.sealed",
+            with_metadata(model, b'{"name":"\\ud800"}'),
+            integrity,
+            None,
+            ["lone surrogate"],
+            "valid-bytes whose name is a lone surrogate (not Unicode text)",
+        ),
+        (
+            "invalid-metadata-repeated-member.sealed",
+            with_metadata(model, b'{"name":"model","name":"other"}'),
+            integrity,
+            None,
+            ["names member 'name' twice"],
+            "valid-bytes whose metadata names a member twice",
+        ),
+        (
+            "invalid-metadata-control-character.sealed",
+            with_metadata(model, b'{"name":"\\u001b]52;c;aGk=\\u0007"}'),
+            integrity,
+            None,
+            ["control character U+001B"],
+            "valid-bytes whose name holds a terminal escape sequence",
+        ),
+        (
+            "invalid-csv-columns-not-text.sealed",
+            authentic(
+                "csv", {"columns": [1, 2], "delimiter": ",", "header_line": "a,b\n"}, b"1,2\n", 1
+            ),
+            integrity,
+            None,
+            ["column 1 is not a string"],
+            "authentic csv (party-a's key) whose columns are numbers",
+        ),
+        (
+            "invalid-arrow-no-schema.sealed",
+            authentic(
+                "arrow",
+                {"columns": [{"name": "x", "nullable": True, "type": "double"}]},
+                b"\x00" * 8,
+                1,
+            ),
+            integrity,
+            None,
+            ["member 'schema' is missing"],
+            "authentic arrow (party-a's key) whose header records no schema",
+        ),
+    ]
 
 
 def generate(out: Path) -> None:

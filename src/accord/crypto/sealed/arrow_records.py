@@ -13,18 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from accord.crypto.sealed.header import ContentType
+from accord.crypto.sealed.metadata import text_problem
 from accord.crypto.sealed.records import ChunkSource, RecordChunk
 from accord.errors import UsageError
 
-__all__ = ["describe_schema", "parquet_source", "serialize_batch"]
+__all__ = ["describe_columns", "describe_schema", "parquet_source", "serialize_batch"]
+
+
+def describe_columns(schema: Any) -> list[dict[str, Any]]:
+    """Return the header's readable column list for an Arrow schema (name, type, nullable)."""
+    return [{"name": f.name, "nullable": bool(f.nullable), "type": str(f.type)} for f in schema]
 
 
 def describe_schema(schema: Any) -> dict[str, Any]:
     """Return the header metadata members that describe an Arrow schema."""
     return {
-        "columns": [
-            {"name": f.name, "nullable": bool(f.nullable), "type": str(f.type)} for f in schema
-        ],
+        "columns": describe_columns(schema),
         "schema": base64.b64encode(schema.serialize().to_pybytes()).decode("ascii"),
     }
 
@@ -38,6 +42,18 @@ def serialize_batch(batch: Any) -> bytes:
         writer.write_batch(batch)
     data: bytes = sink.getvalue().to_pybytes()
     return data
+
+
+def _check_column_names(names: list[str], source: str) -> None:
+    """Refuse column names a sealed header cannot carry (empty, repeated, control characters)."""
+    seen: set[str] = set()
+    for position, name in enumerate(names, start=1):
+        problem = text_problem(name)
+        if problem is not None:
+            raise UsageError(f"{source}: the name of column {position} {problem}")
+        if name in seen:
+            raise UsageError(f"{source}: the table has two columns named {name!r}")
+        seen.add(name)
 
 
 def parquet_source(
@@ -65,6 +81,7 @@ def parquet_source(
             f"{source} is not a readable Parquet file ({type(exc).__name__})"
         ) from None
     schema = parquet.schema_arrow
+    _check_column_names(schema.names, source)
     metadata = describe_schema(schema)
     for member, column in (("label_column", label_column), ("weight_column", weight_column)):
         if column is None:

@@ -6,6 +6,12 @@ on its own and unsealing gives back the input byte for byte. Each chunk is parse
 CSV reader (C++) before it is sealed: a record whose field count differs from the header's
 stops sealing with an error naming its line. Dialect: RFC 4180 (``"`` quotes, doubled inside
 a quoted field; quoted fields may hold line breaks); blank lines are skipped.
+
+A quote is special only where RFC 4180 allows one: opening a field, doubled inside a quoted
+field, or closing it just before a delimiter or a line break. A quote anywhere else (``x"y``,
+``"a"b``) is refused, because parsers disagree about what it means and because the chunk
+splitter finds record boundaries by counting quotes: with stray quotes refused, the count
+is right, so whether a file seals never depends on the chunk size.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Final
 
 from accord.crypto.sealed.header import ContentType
+from accord.crypto.sealed.metadata import csv_delimiter_problem, text_problem
 from accord.crypto.sealed.records import MAX_RECORD_BYTES, ChunkSource, RecordChunk, split_records
 from accord.errors import UsageError
 
@@ -24,10 +31,14 @@ __all__ = [
     "count_csv_rows",
     "csv_parse_options",
     "csv_source",
+    "first_stray_quote",
     "parse_header_line",
 ]
 
 QUOTE: Final = '"'
+_QUOTE_BYTE: Final = 0x22
+_LF: Final = 0x0A
+_CR: Final = 0x0D
 
 
 def csv_parse_options(delimiter: str) -> Any:
@@ -50,12 +61,18 @@ def parse_header_line(line: bytes, *, delimiter: str, source: str) -> list[str]:
     Raises
     ------
     UsageError
-        If the line is not UTF-8, is empty, or names a column twice.
+        If the line is not UTF-8, is empty, has a stray quote, leaves a column name empty,
+        puts a control character in one, or names a column twice.
     """
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{source}: the header line (line 1) is not UTF-8 text") from None
+    if first_stray_quote(line, delimiter) is not None:
+        raise UsageError(
+            f"{source}: the header line (line 1) has a stray '\"' (a quote may only open or "
+            "close a field)"
+        )
     text = text.removeprefix("\ufeff").rstrip("\r\n")
     if not text.strip():
         raise UsageError(
@@ -68,7 +85,14 @@ def parse_header_line(line: bytes, *, delimiter: str, source: str) -> list[str]:
         raise UsageError(f"{source}: the header line (line 1) has malformed quoting") from None
     columns = rows[0] if rows else []
     seen: set[str] = set()
-    for column in columns:
+    for position, column in enumerate(columns, start=1):
+        problem = text_problem(column)
+        if problem is not None:
+            raise UsageError(
+                f"{source}: the header line (line 1) names no valid column {position}: its "
+                f"name {problem}",
+                hint="Give every column a name of printable text.",
+            )
         if column in seen:
             raise UsageError(f"{source}: the header line names column {column!r} twice")
         seen.add(column)
@@ -105,8 +129,12 @@ def csv_source(
         For an empty input, a bad header, an unknown label or weight column, or (while the
         chunks are read) a record that does not match the header.
     """
-    if len(delimiter) != 1 or delimiter in "\r\n" + QUOTE:
-        raise UsageError(f"CSV delimiter {delimiter!r} must be one character, not a quote or EOL")
+    problem = csv_delimiter_problem(delimiter)
+    if problem is not None:
+        raise UsageError(
+            f"CSV delimiter {delimiter!r} {problem}",
+            hint="Use one ASCII character such as ',' ';' '|' or a tab.",
+        )
     header_line = stream.readline(MAX_RECORD_BYTES)
     if not header_line.endswith(b"\n"):
         raise UsageError(
@@ -140,20 +168,78 @@ def _validated_chunks(
     chunks = split_records(stream, chunk_size, source=source, quote=QUOTE.encode())
     for index, data in enumerate(chunks):
         try:
+            _check_text_and_quotes(data, delimiter)
             rows = count_csv_rows(data, columns, delimiter)
         except CsvRecordError as error:
             first_line = _line_number_at(stream, offset)
+            record = f", record {error.record} of the chunk" if error.record else ""
             where = (
-                f"line {first_line + error.line - 1} (chunk {index}"
+                f"line {first_line + error.line - 1} (chunk {index}{record})"
                 if first_line is not None
-                else f"line {error.line} of chunk {index} ("
+                else f"line {error.line} of chunk {index}{record}"
             )
             raise UsageError(
-                f"{source}: {where}, record {error.record} of the chunk) {error.detail}",
+                f"{source}: {where} {error.detail}",
                 hint="Fix the line named above (or its quoting) and seal again.",
             ) from None
         yield RecordChunk(data, rows, len(data))
         offset += len(data)
+
+
+def _check_text_and_quotes(data: bytes, delimiter: str) -> None:
+    """Refuse a chunk that is not UTF-8 or holds a stray quote (naming the line in the chunk)."""
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise CsvRecordError(line, 0, "is not UTF-8 text") from None
+    stray = first_stray_quote(data, delimiter)
+    if stray is not None:
+        line = data.count(b"\n", 0, stray) + 1
+        raise CsvRecordError(
+            line,
+            0,
+            "has a stray '\"' (a quote may only open a field, be doubled inside a "
+            "quoted field, or close it before a delimiter or line break)",
+        )
+
+
+def first_stray_quote(data: bytes, delimiter: str) -> int | None:
+    """Return the offset of the first quote RFC 4180 does not allow, or None.
+
+    ``data`` starts at a record boundary. Counting quotes from there, an even-numbered
+    quote (the 0th, 2nd...) must open a field: the byte before it is the start, a line
+    break, the delimiter, or the quote just before it (the pair is a doubled quote inside a
+    quoted field). An odd-numbered quote closes the field: the byte after it is the end, a
+    line break, the delimiter, or a quote (a doubled quote). Where every quote obeys this,
+    a line break is inside a quoted field exactly when an odd number of quotes precede it,
+    which is how :func:`~accord.crypto.sealed.records.split_records` finds record ends.
+
+    Parameters
+    ----------
+    data
+        Whole CSV records (or a header line).
+    delimiter
+        The field delimiter (one ASCII character).
+    """
+    if QUOTE.encode() not in data:
+        return None
+    import numpy as np
+
+    codes = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(codes == _QUOTE_BYTE)
+    separator = ord(delimiter)
+    openers = quotes[0::2]
+    before = codes[openers - 1]
+    opens = (before == _LF) | (before == _CR) | (before == separator) | (before == _QUOTE_BYTE)
+    opens |= openers == 0
+    closers = quotes[1::2]
+    after = codes[np.minimum(closers + 1, codes.size - 1)]
+    closes = (after == _LF) | (after == _CR) | (after == separator) | (after == _QUOTE_BYTE)
+    closes |= closers == codes.size - 1
+    bad = np.concatenate((openers[~opens], closers[~closes]))
+    return int(bad.min()) if bad.size else None
 
 
 def _line_number_at(stream: BinaryIO, offset: int) -> int | None:
@@ -181,7 +267,7 @@ class CsvRecordError(Exception):
     line
         Line within the chunk (from 1) where the record starts.
     record
-        Record number within the chunk (from 1).
+        Record number within the chunk (from 1), or 0 when the fault is not in one record.
     detail
         What is wrong, without quoting the record.
     """

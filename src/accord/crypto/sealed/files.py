@@ -23,10 +23,11 @@ from accord.crypto.sealed.arrow_records import parquet_source
 from accord.crypto.sealed.csv_records import csv_source
 from accord.crypto.sealed.frames import FRAME_HEADER, TAG_SIZE
 from accord.crypto.sealed.header import ContentType, SealedHeader
+from accord.crypto.sealed.metadata import MetadataError, check_metadata, text_problem
 from accord.crypto.sealed.reader import SealedReader
 from accord.crypto.sealed.records import ChunkSource, bytes_source, libsvm_source
 from accord.crypto.sealed.writer import DEFAULT_CHUNK_SIZE, SealedWriter, SealSummary
-from accord.errors import UsageError
+from accord.errors import IntegrityError, UsageError
 
 __all__ = [
     "InputFormat",
@@ -176,6 +177,7 @@ def seal_file(
         For an unknown format, an empty input or a malformed record (naming line and chunk).
     """
     source, destination = Path(source), Path(destination)
+    _check_name(name)
     if not source.is_file():
         raise UsageError(f"cannot read {source}: no such file")
     if destination.exists() and destination.resolve() == source.resolve():
@@ -197,6 +199,12 @@ def seal_file(
         metadata = dict(input_chunks.metadata)
         if name is not None:
             metadata["name"] = name
+        try:
+            check_metadata(input_chunks.content_type, metadata)
+        except MetadataError as error:
+            raise UsageError(
+                f"{source} cannot be sealed: its header metadata {error.reason}"
+            ) from None
         writer = SealedWriter(
             output,
             key,
@@ -228,8 +236,9 @@ def seal_bytes(
     Raises
     ------
     UsageError
-        If ``data`` is empty.
+        If ``data`` is empty, or ``name`` is not printable text.
     """
+    _check_name(name)
     output = io.BytesIO()
     writer = SealedWriter(
         output,
@@ -245,6 +254,17 @@ def seal_bytes(
         writer.add_chunk(view[start : start + chunk_size], 0)
     writer.finish()
     return output.getvalue()
+
+
+def _check_name(name: str | None) -> None:
+    if name is None:
+        return
+    problem = text_problem(name)
+    if problem is not None:
+        raise UsageError(
+            f"the name {name!r} for the sealed header {problem}",
+            hint="Choose a name of printable text (it is stored in the public header).",
+        )
 
 
 @dataclass(frozen=True)
@@ -317,19 +337,37 @@ def unseal_file(
 def _write_plaintext(
     reader: SealedReader, output: BinaryIO, progress: Callable[[int], None] | None
 ) -> int:
-    """Write the original bytes (CSV: header line first); return the rows."""
-    line = reader.header.metadata.get("header_line", "")
-    if reader.header.content_type is ContentType.CSV and isinstance(line, str):
-        output.write(line.encode("utf-8"))
+    """Write the original bytes (CSV: header line first); return the rows.
+
+    The header line comes from the metadata, so it is written only once the first chunk has
+    been authenticated (which authenticates the header), never before.
+    """
     rows = 0
     done = 0
     for chunk_rows, plaintext in reader.iter_views():
+        if done == 0 and reader.header.content_type is ContentType.CSV:
+            output.write(_header_line(reader))
         output.write(plaintext)
         rows += chunk_rows
         done += FRAME_HEADER.size + TAG_SIZE + len(plaintext)
         if progress is not None:
             progress(done)
     return rows
+
+
+def _header_line(reader: SealedReader) -> bytes:
+    """Return the authenticated CSV header line, refusing one that is not UTF-8 text."""
+    line = reader.header.metadata.get("header_line")
+    try:
+        if isinstance(line, str):
+            return line.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    raise IntegrityError(
+        f"{reader.source}: the header's 'header_line' is not text (an authentic file from a "
+        "writer that does not follow the format)",
+        hint="Ask the file's owner to seal the data again.",
+    )
 
 
 def _write_parquet(

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final
 
 from accord._internal.canonical import canonical_json
+from accord.crypto.sealed.metadata import MetadataError, check_metadata, decode_metadata
 from accord.errors import IntegrityError, UsageError
 
 __all__ = [
@@ -39,7 +39,7 @@ MAGIC: Final = b"\x89ACSEAL\n"
 FORMAT_VERSION: Final = 1
 SUPPORTED_VERSIONS: Final = (1,)
 PREAMBLE_SIZE: Final = 16
-MAX_HEADER_BODY: Final = 16 * 1024 * 1024
+MAX_HEADER_BODY: Final = 1024 * 1024
 MAX_CHUNK_SIZE: Final = 1 << 30
 ID_BYTES: Final = 16
 
@@ -221,14 +221,13 @@ def _parse_body(body: bytes, *, version: int, source: str) -> SealedHeader:
         content_type = ContentType(content_type_raw.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         raise _damaged(source, "its content type is not one format v1 defines") from None
-    try:
-        metadata = json.loads(body[offset:].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _damaged(source, "its metadata is not valid JSON") from None
-    if not isinstance(metadata, dict):
-        raise _damaged(source, "its metadata is not a JSON object")
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise _damaged(source, f"its chunk size {chunk_size} is out of range")
+    try:
+        metadata = decode_metadata(body[offset:])
+        check_metadata(content_type, metadata)
+    except MetadataError as error:
+        raise _damaged(source, f"its metadata {error.reason}") from None
     return SealedHeader(
         key_id=key_id.hex(),
         file_id=file_id.hex(),
@@ -241,5 +240,7 @@ def _parse_body(body: bytes, *, version: int, source: str) -> SealedHeader:
 
 def _damaged(source: str, reason: str) -> IntegrityError:
     return IntegrityError(
-        f"{source}: the header (before chunk 0) is damaged: {reason}",
+        f"{source}: the header (before chunk 0) is damaged or malformed: {reason}",
+        hint="The file was altered or cut short, or written by a tool that does not follow "
+        "the sealed-file format; fetch a fresh copy from its owner.",
     )

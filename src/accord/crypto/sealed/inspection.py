@@ -11,15 +11,19 @@ from __future__ import annotations
 import io
 import os
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final, overload
 
 from accord.crypto.sealed.frames import FRAME_HEADER, MIN_CIPHERTEXT, TAG_SIZE
 from accord.crypto.sealed.header import SealedHeader, read_header
 from accord.errors import IntegrityError, UsageError
 
 __all__ = ["ChunkInfo", "FrameIndex", "SealedFileInfo", "inspect_file", "walk_frames"]
+
+_WALK_BLOCK: Final = 4096
+"""Bytes read at a time by the frame walk (many small frames are read from one block)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +53,12 @@ class ChunkInfo:
         return self.ciphertext_length - TAG_SIZE
 
 
-class FrameIndex:
-    """Compact positions of every chunk frame (12 bytes per chunk), from :func:`walk_frames`."""
+class FrameIndex(Sequence[ChunkInfo]):
+    """Compact positions of every chunk frame (16 bytes per chunk), from :func:`walk_frames`.
+
+    A read-only sequence of :class:`ChunkInfo`, made on demand, so that a file of a million
+    small chunks costs megabytes, not the memory of a million objects.
+    """
 
     __slots__ = ("_lengths", "_offsets", "_rows", "file_size")
 
@@ -69,13 +77,28 @@ class FrameIndex:
     def __len__(self) -> int:
         return len(self._offsets)
 
-    def __getitem__(self, index: int) -> ChunkInfo:
+    @overload
+    def __getitem__(self, index: int) -> ChunkInfo: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ChunkInfo]: ...
+
+    def __getitem__(self, index: int | slice) -> ChunkInfo | list[ChunkInfo]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
         return ChunkInfo(index, self._offsets[index], self._rows[index], self._lengths[index])
 
     @property
     def total_rows(self) -> int:
         """Sum of the frames' row counts (not authenticated)."""
         return sum(self._rows)
+
+    @property
+    def plaintext_bytes(self) -> int:
+        """Sum of the frames' plaintext sizes (not authenticated)."""
+        return sum(self._lengths) - TAG_SIZE * len(self._lengths)
 
 
 def _stream_size(stream: BinaryIO) -> int:
@@ -100,10 +123,13 @@ def walk_frames(stream: BinaryIO, start: int, *, source: str) -> FrameIndex:
     size = _stream_size(stream)
     index = FrameIndex(size)
     offset = start
+    block_start, block = 0, b""
     while offset < size:
         chunk = len(index)
-        stream.seek(offset)
-        frame = stream.read(FRAME_HEADER.size)
+        if not block_start <= offset <= block_start + len(block) - FRAME_HEADER.size:
+            stream.seek(offset)
+            block_start, block = offset, stream.read(_WALK_BLOCK)
+        frame = block[offset - block_start : offset - block_start + FRAME_HEADER.size]
         if len(frame) < FRAME_HEADER.size:
             raise IntegrityError(
                 f"{source} is truncated: it ends inside the frame header of chunk {chunk}"
@@ -147,17 +173,21 @@ class SealedFileInfo:
     """
 
     header: SealedHeader
-    chunks: tuple[ChunkInfo, ...]
+    chunks: Sequence[ChunkInfo]
     file_size: int
 
     @property
     def total_rows(self) -> int:
         """Sum of the chunks' claimed row counts."""
+        if isinstance(self.chunks, FrameIndex):
+            return self.chunks.total_rows
         return sum(chunk.rows for chunk in self.chunks)
 
     @property
     def plaintext_bytes(self) -> int:
         """Sum of the chunks' plaintext sizes."""
+        if isinstance(self.chunks, FrameIndex):
+            return self.chunks.plaintext_bytes
         return sum(chunk.plaintext_length for chunk in self.chunks)
 
 
@@ -179,8 +209,4 @@ def inspect_file(path: Path) -> SealedFileInfo:
     with stream:
         header, _, start = read_header(stream, source=str(path))
         frames = walk_frames(stream, start, source=str(path))
-        return SealedFileInfo(
-            header=header,
-            chunks=tuple(frames[i] for i in range(len(frames))),
-            file_size=frames.file_size,
-        )
+        return SealedFileInfo(header=header, chunks=frames, file_size=frames.file_size)

@@ -7,6 +7,12 @@ frames to learn the chunk count. Each chunk is authenticated before its plaintex
 returned; every failure is an :class:`~accord.errors.IntegrityError` naming the file and the
 chunk. :func:`~accord.crypto.sealed.files.unseal_file` writes the plaintext through a
 temporary file that is renamed into place only when every chunk has verified.
+
+Before it returns any chunk other than the last, the reader also authenticates the last chunk
+(index ``N - 1``, sealed with the final flag), once, and remembers that it did. So no chunk of
+a file that was cut short at a chunk boundary, or had chunks appended, is ever returned,
+whichever chunks are asked for and in whatever order; and the header (bound into every
+chunk) is authentic before anything derived from its metadata is done.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from accord.crypto.keys import DataKey
-from accord.crypto.sealed.batches import Batch, parse_chunk
+from accord.crypto.sealed.batches import Batch, BatchParser
 from accord.crypto.sealed.frames import FRAME_HEADER, ChunkCipher, ChunkTagError
 from accord.crypto.sealed.header import SealedHeader, read_header
 from accord.crypto.sealed.inspection import ChunkInfo, FrameIndex, walk_frames
@@ -99,9 +105,15 @@ class SealedReader:
                 hint="Fetch the file the command names from its owner.",
             )
         self.header: SealedHeader = header
-        """The file's header (authenticated once any chunk has been read)."""
+        """The file's header (authenticated once any chunk has been returned)."""
         self._frames: FrameIndex = walk_frames(stream, start, source=source)
         self._cipher = ChunkCipher(key, bytes.fromhex(header.file_id), digest)
+        self._last_verified = False
+
+    @property
+    def source(self) -> str:
+        """The file's name, as used in error messages."""
+        return self._source
 
     @classmethod
     @contextmanager
@@ -147,8 +159,33 @@ class SealedReader:
         """Row count that chunk ``index``'s frame claims (verified when the chunk is read)."""
         return self._frames[index].rows
 
+    def verify_last_chunk(self) -> None:
+        """Authenticate the last chunk with the final flag (once; the result is remembered).
+
+        Afterwards the header is authentic and the file is known to end where its writer
+        ended it: not cut short at a chunk boundary, nothing appended. Every method that
+        returns chunks calls this first, so callers need not.
+
+        Raises
+        ------
+        IntegrityError
+            Naming the file and the last chunk, and the cause when it can be told.
+        """
+        if self._last_verified:
+            return
+        last = len(self._frames) - 1
+        info, ciphertext = self._read_frame(last, None)
+        try:
+            self._cipher.open(last, ciphertext, final=True, rows=info.rows)
+        except ChunkTagError:
+            raise self._diagnose(last, ciphertext, info.rows, True) from None
+        self._last_verified = True
+
     def read_chunk(self, index: int) -> PlaintextChunk:
         """Read, authenticate and return chunk ``index``.
+
+        The last chunk is authenticated too before the chunk is returned (see
+        :meth:`verify_last_chunk`), so no chunk of a truncated or extended file is returned.
 
         Raises
         ------
@@ -162,13 +199,20 @@ class SealedReader:
             data = self._cipher.open(index, ciphertext, final=final, rows=info.rows)
         except ChunkTagError:
             raise self._diagnose(index, ciphertext, info.rows, final) from None
+        if final:
+            self._last_verified = True
+        else:
+            self.verify_last_chunk()
         return PlaintextChunk(index, info.rows, data)
 
-    def _read_frame(self, index: int, into: memoryview | None) -> tuple[ChunkInfo, memoryview]:
-        """Read chunk ``index``'s frame (into ``into`` when given); return it and its ciphertext."""
+    def _check_index(self, index: int) -> None:
         count = len(self._frames)
         if not 0 <= index < count:
             raise UsageError(f"{self._source} has chunks 0 to {count - 1}, not chunk {index}")
+
+    def _read_frame(self, index: int, into: memoryview | None) -> tuple[ChunkInfo, memoryview]:
+        """Read chunk ``index``'s frame (into ``into`` when given); return it and its ciphertext."""
+        self._check_index(index)
         info = self._frames[index]
         size = FRAME_HEADER.size + info.ciphertext_length
         self._stream.seek(info.offset)
@@ -187,7 +231,8 @@ class SealedReader:
         """Yield (rows, plaintext) of every chunk, authenticated, as views of reused buffers.
 
         Each view is valid only until the next one is produced; no memory is allocated per
-        chunk, which is what :func:`unseal_file` needs to run at the speed of AES-GCM.
+        chunk, which is what :func:`unseal_file` needs to run at the speed of AES-GCM. The
+        last chunk is authenticated before the first view is produced.
         """
         frame_buffer = bytearray()
         plain_buffer = bytearray()
@@ -204,6 +249,10 @@ class SealedReader:
                 self._cipher.open_into(index, ciphertext, plaintext, final=final, rows=info.rows)
             except ChunkTagError:
                 raise self._diagnose(index, ciphertext, info.rows, final) from None
+            if index == count - 1:
+                self._last_verified = True
+            else:
+                self.verify_last_chunk()
             yield info.rows, plaintext
 
     def _diagnose(
@@ -213,6 +262,10 @@ class SealedReader:
         try:
             self._cipher.open(index, ciphertext, final=not final, rows=rows)
         except ChunkTagError:
+            if final:
+                moved = self._diagnose_last(index, ciphertext, rows)
+                if moved is not None:
+                    return moved
             return IntegrityError(
                 f"{self._source}: chunk {index} of {count} failed authentication: the chunk, "
                 "its frame or the file header was altered, or chunks were reordered, dropped or "
@@ -228,11 +281,41 @@ class SealedReader:
             f"{count - 1 - index} more chunk(s) follow it: data was appended"
         )
 
+    def _diagnose_last(self, last: int, ciphertext: memoryview, rows: int) -> IntegrityError | None:
+        """Name the cause when the last frame fails both ways and a neighbour explains it."""
+        if last > 0:
+            info, previous = self._read_frame(last - 1, None)
+            if self._opens(last - 1, previous, info.rows):
+                return IntegrityError(
+                    f"{self._source}: chunk {last - 1} is the last chunk its writer sealed, but "
+                    "1 more chunk follows it: data was appended"
+                )
+        for sealed_as, cause in (
+            (last + 1, "a chunk before it is missing (dropped from the file)"),
+            (last - 1, "a chunk before it was inserted or duplicated"),
+        ):
+            if sealed_as >= 0 and self._opens(sealed_as, ciphertext, rows):
+                return IntegrityError(
+                    f"{self._source}: chunk {last}, the last of the file, was sealed as chunk "
+                    f"{sealed_as}: {cause}"
+                )
+        return None
+
+    def _opens(self, index: int, ciphertext: memoryview, rows: int) -> bool:
+        """Whether ``ciphertext`` verifies as the final chunk ``index`` (diagnosis only)."""
+        try:
+            self._cipher.open(index, ciphertext, final=True, rows=rows)
+        except ChunkTagError:
+            return False
+        return True
+
     def iter_chunks(self, start: int = 0, stop: int | None = None) -> Iterator[PlaintextChunk]:
         """Yield authenticated chunks ``start`` to ``stop - 1`` (all by default).
 
-        When the range leaves out the last chunk, the last chunk is authenticated first, so a
-        truncated file is refused whichever range is read.
+        The last chunk is authenticated before any chunk is yielded, whatever the range, so
+        a truncated or extended file is refused before any of its plaintext is released.
+        (The first chunk of the range is authenticated before the last one, so an error
+        names the first chunk that fails in reading order.)
 
         Raises
         ------
@@ -245,8 +328,6 @@ class SealedReader:
             raise UsageError(
                 f"chunk range {start}..{stop} is outside {self._source}'s {count} chunks"
             )
-        if stop < count:
-            self.read_chunk(count - 1)
         for index in range(start, stop):
             yield self.read_chunk(index)
 
@@ -270,13 +351,17 @@ class SealedReader:
         ------
         Batch
             ``pyarrow.Table`` (CSV), ``pyarrow.RecordBatch`` (Arrow) or ``LibSvmBatch``.
+
+        Raises
+        ------
+        IntegrityError
+            As :meth:`read_chunk`, or when an authentic chunk does not parse as its content
+            type (a file from a writer that does not follow the format), naming the chunk.
+        UsageError
+            For opaque ``bytes`` files, which have no records.
         """
+        parser: BatchParser | None = None
         for chunk in self.iter_chunks(start, stop):
-            yield parse_chunk(
-                self.header,
-                chunk.data,
-                index=chunk.index,
-                rows=chunk.rows,
-                source=self._source,
-                column_types=column_types,
-            )
+            if parser is None:
+                parser = BatchParser(self.header, source=self._source, column_types=column_types)
+            yield parser.parse(chunk.data, index=chunk.index, rows=chunk.rows)

@@ -148,7 +148,9 @@ def split_records(
         The input's name, for error messages.
     quote
         For CSV: the quote character; a line break is a record boundary only where the number
-        of quote characters before it in the chunk is even (RFC 4180 quoting).
+        of quote characters before it in the chunk is even (RFC 4180 quoting). This count is
+        right only when no quote is stray, which the CSV reader checks on every chunk
+        (:func:`~accord.crypto.sealed.csv_records.first_stray_quote`).
 
     Yields
     ------

@@ -46,7 +46,7 @@ def test_flipped_bit_in_header_metadata(sealed_csv: Sealed, tmp_path: Path, out_
     parts = SealedParts.load(sealed_csv[0])
     # a bit in the column names inside the metadata JSON: still parses, but the digest differs
     position = parts.header.index(b'"c1"') + 2
-    parts.header = flip_bit(parts.header, position)
+    parts.header = flip_bit(parts.header, position, 1)  # c1 -> c3 (c0 would repeat a name)
     message = unseal_fails(parts.write(tmp_path / "t.sealed"), out_dir, IntegrityError, chunk=0)
     assert "failed authentication" in message
 
@@ -154,7 +154,10 @@ def test_truncated_inside_the_header(sealed_csv: Sealed, tmp_path: Path, out_dir
 def test_dropped_middle_chunk(sealed_csv: Sealed, tmp_path: Path, out_dir: Path):
     parts = SealedParts.load(sealed_csv[0])
     del parts.frames[1]
-    unseal_fails(parts.write(tmp_path / "t.sealed"), out_dir, IntegrityError, chunk=1)
+    last = len(parts.frames) - 1
+    # the last chunk is checked before any is released: it was sealed with the next index
+    message = unseal_fails(parts.write(tmp_path / "t.sealed"), out_dir, IntegrityError, chunk=last)
+    assert "dropped" in message
 
 
 def test_reordered_chunks(sealed_csv: Sealed, tmp_path: Path, out_dir: Path):
@@ -166,7 +169,9 @@ def test_reordered_chunks(sealed_csv: Sealed, tmp_path: Path, out_dir: Path):
 def test_duplicated_chunk(sealed_csv: Sealed, tmp_path: Path, out_dir: Path):
     parts = SealedParts.load(sealed_csv[0])
     parts.frames.insert(2, parts.frames[1])
-    unseal_fails(parts.write(tmp_path / "t.sealed"), out_dir, IntegrityError, chunk=2)
+    last = len(parts.frames) - 1
+    message = unseal_fails(parts.write(tmp_path / "t.sealed"), out_dir, IntegrityError, chunk=last)
+    assert "duplicated" in message
 
 
 def test_appended_chunk(sealed_csv: Sealed, tmp_path: Path, out_dir: Path):

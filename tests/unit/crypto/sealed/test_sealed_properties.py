@@ -118,7 +118,9 @@ def libsvm_files(draw: st.DrawFn) -> tuple[bytes, int]:
         label = draw(st.sampled_from(["0", "1", "-1", "+1", "0.5", "3e2"]))
         pairs = draw(
             st.lists(
-                st.tuples(st.integers(0, 2**31 - 1), st.floats(-1e6, 1e6, width=32)), max_size=6
+                st.tuples(st.integers(0, 2**31 - 1), st.floats(-1e6, 1e6, width=32)),
+                max_size=6,
+                unique_by=lambda pair: pair[0],
             )
         )
         fields = [label] + [f"{i}:{v!r}" for i, v in pairs]
