@@ -12,6 +12,10 @@ executor (no global registry)::
 which change nothing when they refuse), execute, append to the audit log, consume the
 sequence number, sign a receipt. It runs one command at a time.
 
+Handlers keep state between the commands of a session (datasets loaded, models trained) in
+the executor's :class:`Workspace`, reachable as :attr:`OperationContext.workspace`: process
+memory only, one per executor (so one per session), gone with it.
+
 Built-in operation ``echo``: arguments ``{"message": <text, 1 byte to 64 KiB of UTF-8>}``;
 one output named ``"echo"`` holding the message bytes for each recipient.
 """
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Any, Final, NoReturn, Protocol, TypeVar, cast
 
 from accord.agreement.signing import SignedAgreement
 from accord.crypto.sealed import seal_bytes
@@ -57,11 +61,13 @@ __all__ = [
     "OperationHandler",
     "PlainOutput",
     "SealedOutput",
+    "Workspace",
     "run_echo",
 ]
 
 MAX_ECHO_BYTES: Final = 64 * 1024
 _LOG: Final = logging.getLogger("accord.enclave")
+_State = TypeVar("_State")
 
 
 class BlobSource(Protocol):
@@ -78,9 +84,74 @@ class BlobSource(Protocol):
         ...
 
 
+class Workspace:
+    """State that operations keep in enclave memory between the commands of one session.
+
+    It holds at most one state object per state class, made on first use; a workload keeps
+    its datasets and models in its own class (for example
+    :class:`accord.workloads.xgboost.XGBoostState`). Nothing in it is ever written anywhere:
+    it lives as long as its :class:`Executor` (one per session) and refuses pickling and
+    copying, like the session's keys.
+    """
+
+    __slots__ = ("_lock", "_states")
+
+    def __init__(self) -> None:
+        self._states: dict[type[Any], Any] = {}
+        self._lock = threading.Lock()
+
+    def state(self, kind: type[_State], factory: Callable[[], _State] | None = None) -> _State:
+        """Return the workspace's ``kind`` state, making it with ``factory`` (or ``kind()``).
+
+        Parameters
+        ----------
+        kind
+            The state class.
+        factory
+            Makes the state on first use; ``kind`` itself when omitted.
+
+        Returns
+        -------
+        _State
+            The one ``kind`` object of this workspace.
+        """
+        with self._lock:
+            held = self._states.get(kind)
+            if held is None:
+                held = (factory or kind)()
+                if not isinstance(held, kind):
+                    raise UsageError(f"the factory for {kind.__name__} made another type")
+                self._states[kind] = held
+            return cast(_State, held)
+
+    def find(self, kind: type[_State]) -> _State | None:
+        """Return the workspace's ``kind`` state if one was made, without making it."""
+        with self._lock:
+            return cast(_State | None, self._states.get(kind))
+
+    def clear(self) -> None:
+        """Drop every state (their datasets and models go with them)."""
+        with self._lock:
+            self._states.clear()
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError("a Workspace holds enclave data and cannot be pickled")
+
+    def __copy__(self) -> NoReturn:
+        raise TypeError("a Workspace cannot be copied")
+
+    def __deepcopy__(self, memo: Any) -> NoReturn:
+        raise TypeError("a Workspace cannot be copied")
+
+    def __repr__(self) -> str:
+        with self._lock:
+            kinds = sorted(kind.__name__ for kind in self._states)
+        return f"Workspace({', '.join(kinds) or 'empty'})"
+
+
 @dataclass(frozen=True)
 class OperationContext:
-    """What a handler may use: the command, the session (for data keys) and the blobs.
+    """What a handler may use: the command, the session, the blobs and the workspace.
 
     Parameters
     ----------
@@ -90,11 +161,14 @@ class OperationContext:
         The enclave session (data keys released to it).
     blobs
         The node's blob store.
+    workspace
+        The executor's in-memory state, kept between the commands of the session.
     """
 
     command: Command
     session: EnclaveSession
     blobs: BlobSource
+    workspace: Workspace = field(default_factory=Workspace)
 
 
 @dataclass(frozen=True)
@@ -197,6 +271,8 @@ class Executor:
         The node's blob store.
     operations
         Operation name to handler; defaults to :data:`BUILTIN_OPERATIONS`.
+    workspace
+        The state handlers keep between commands; a new, empty one when omitted.
     """
 
     def __init__(
@@ -205,10 +281,17 @@ class Executor:
         blobs: BlobSource,
         *,
         operations: Mapping[str, OperationHandler] = BUILTIN_OPERATIONS,
+        workspace: Workspace | None = None,
     ) -> None:
         self._session = session
         self._blobs = blobs
         self._operations = MappingProxyType(dict(operations))
+        self._workspace = workspace if workspace is not None else Workspace()
+
+    @property
+    def workspace(self) -> Workspace:
+        """The in-memory state handlers keep between the commands of this session."""
+        return self._workspace
 
     @property
     def operations(self) -> frozenset[str]:
@@ -234,7 +317,12 @@ class Executor:
             if handler is None:
                 raise UsageError(f"this node cannot execute operation {command.operation!r}")
             keys = {name: self._session.party_data_key(name) for name in command.recipients}
-            context = OperationContext(command=command, session=self._session, blobs=self._blobs)
+            context = OperationContext(
+                command=command,
+                session=self._session,
+                blobs=self._blobs,
+                workspace=self._workspace,
+            )
             plain = list(handler(context))
             outputs = []
             seen: set[tuple[str, str]] = set()

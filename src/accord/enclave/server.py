@@ -61,7 +61,7 @@ from accord.enclave.attestation import attest_session
 from accord.enclave.blobs import DEFAULT_MAX_BLOB_BYTES, BlobStore, check_blob_id
 from accord.enclave.commands import MAX_COMMAND_BYTES, Approval
 from accord.enclave.consensus import MAX_APPROVALS
-from accord.enclave.executor import CommandRunner
+from accord.enclave.executor import BUILTIN_OPERATIONS, CommandRunner
 from accord.enclave.session import EnclaveSession
 from accord.errors import AccordError, ConfigurationError, UsageError
 from accord.transport import (
@@ -148,6 +148,13 @@ def _too_large(what: str, size: int, limit: int) -> UsageError:
     return UsageError(f"{what} is {size} bytes; this node accepts at most {limit}")
 
 
+def node_operations() -> dict[str, Any]:
+    """Return the operations an Accord node runs: the built-ins and the XGBoost workload."""
+    from accord.workloads.xgboost import XGBOOST_OPERATIONS
+
+    return {**BUILTIN_OPERATIONS, **XGBOOST_OPERATIONS}
+
+
 class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
     """The ``accord.v1.EnclaveNode`` service of one enclave session.
 
@@ -190,7 +197,9 @@ class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
         self._quoter = quoter
         self._blobs = blobs
         self._runner = (
-            runner if runner is not None else CommandRunner(agreement, session, blobs, now=now)
+            runner
+            if runner is not None
+            else CommandRunner(agreement, session, blobs, operations=node_operations(), now=now)
         )
 
     @property
