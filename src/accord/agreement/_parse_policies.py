@@ -8,9 +8,21 @@ from typing import Final
 
 from accord.agreement._reader import Reader, Table, quoted, table_name, type_name
 from accord.agreement.locate import KeyPath
-from accord.agreement.model import BackendPolicy, EnclavePolicy, OutputPolicy
+from accord.agreement.model import (
+    DCAP_BACKENDS,
+    RTMR_COUNT,
+    BackendPolicy,
+    EnclavePolicy,
+    OutputPolicy,
+)
 from accord.agreement.rules import OPERATIONS, ApprovalPolicy, ApprovalRule
 from accord.attest.claims import BACKENDS, SIMULATED
+from accord.attest.tcb import (
+    ADVISORY_ID_PATTERN,
+    DEFAULT_MIN_TCB_STATUS,
+    MINIMUM_CHOICES,
+    REVOKED,
+)
 
 __all__ = ["parse_approvals", "parse_enclave", "parse_outputs"]
 
@@ -22,6 +34,10 @@ MAX_EVIDENCE_AGE_LIMIT: Final = 86400
 _HEX: Final = re.compile(r"[0-9a-f]+")
 _SIGNER_HEX_DIGITS: Final = range(32, 129, 2)
 _BACKEND_KEYS: Final = ("measurements", "signer", "allow_debug", "min_security_version")
+_DCAP_KEYS: Final = ("min_tcb_status", "allowed_advisories")
+_TDX_KEYS: Final = ("rtmrs",)
+_RTMR_NAMES: Final = tuple(f"rtmr{index}" for index in range(RTMR_COUNT))
+_RTMR_HEX_DIGITS: Final = 96
 _MAX_SECURITY_VERSION: Final = 2**53 - 1
 
 
@@ -50,7 +66,17 @@ def _backend(reader: Reader, enclave: Table, backend: str) -> BackendPolicy:
             "(see docs/agreements.md).",
         )
     table = reader.table(enclave, path)
-    reader.check_keys(table, path, allowed=_BACKEND_KEYS, required=("measurements",))
+    reader.check_keys(
+        table, path, allowed=(*_BACKEND_KEYS, *_DCAP_KEYS, *_TDX_KEYS), required=("measurements",)
+    )
+    for key in (*_DCAP_KEYS, *_TDX_KEYS):
+        applies = DCAP_BACKENDS if key in _DCAP_KEYS else {"tdx"}
+        if key in table and backend not in applies:
+            reader.fail(
+                (*path, key),
+                f"'{key}' in [enclave.{backend}] applies only to "
+                f"{' and '.join(sorted(applies))} evidence; remove it",
+            )
     digits = MEASUREMENT_HEX_DIGITS[backend]
     measurements: set[str] = set()
     for element_path, value in reader.strings(
@@ -79,7 +105,76 @@ def _backend(reader: Reader, enclave: Table, backend: str) -> BackendPolicy:
         min_security_version=reader.integer(
             table, (*path, "min_security_version"), default=0, low=0, high=_MAX_SECURITY_VERSION
         ),
+        min_tcb_status=_min_tcb_status(reader, table, path) if backend in DCAP_BACKENDS else None,
+        allowed_advisories=_advisories(reader, table, path),
+        rtmrs=_rtmrs(reader, table, path),
     )
+
+
+def _min_tcb_status(reader: Reader, table: Table, path: KeyPath) -> str:
+    key_path = (*path, "min_tcb_status")
+    value = reader.text(table, key_path)
+    if value is None:
+        return DEFAULT_MIN_TCB_STATUS
+    if value == REVOKED:
+        reader.fail(
+            key_path, "min_tcb_status cannot be 'Revoked': revoked platforms are never accepted"
+        )
+    if value not in MINIMUM_CHOICES:
+        reader.fail(
+            key_path,
+            f"unknown TCB status {quoted(value)}; from best to worst: {', '.join(MINIMUM_CHOICES)}",
+        )
+    return value
+
+
+def _advisories(reader: Reader, table: Table, path: KeyPath) -> frozenset[str]:
+    key_path = (*path, "allowed_advisories")
+    if "allowed_advisories" not in table:
+        return frozenset()
+    found = set()
+    for element_path, value in reader.strings(
+        table["allowed_advisories"], key_path, "advisory ids"
+    ):
+        if len(value) > 64 or ADVISORY_ID_PATTERN.fullmatch(value) is None:
+            reader.fail(
+                element_path,
+                f"{quoted(value)} is not an advisory id; write it as Intel publishes it, "
+                'upper case, e.g. "INTEL-SA-00615"',
+            )
+        found.add(value)
+    return frozenset(found)
+
+
+def _rtmrs(reader: Reader, table: Table, path: KeyPath) -> tuple[tuple[str | None, ...], ...]:
+    key_path = (*path, "rtmrs")
+    if "rtmrs" not in table:
+        return ()
+    value = table["rtmrs"]
+    if not isinstance(value, list):
+        reader.wrong_type(key_path, value, "an array of tables {rtmr0 = hex, ...}")
+    if not value:
+        reader.fail(key_path, "rtmrs is empty: list accepted RTMR values, or remove the key")
+    entries: list[tuple[str | None, ...]] = []
+    for index, entry in enumerate(value):
+        entry_path = (*key_path, index)
+        if not isinstance(entry, dict):
+            reader.wrong_type(entry_path, entry, "a table {rtmr0 = hex, ...}")
+        reader.check_keys(entry, entry_path, allowed=_RTMR_NAMES)
+        if not entry:
+            reader.fail(entry_path, "an rtmrs entry must give at least one of rtmr0..rtmr3")
+        values: list[str | None] = []
+        for name in _RTMR_NAMES:
+            text = reader.text(entry, (*entry_path, name))
+            values.append(
+                None
+                if text is None
+                else _hex(reader, (*entry_path, name), text, name, (_RTMR_HEX_DIGITS,))
+            )
+        if tuple(values) in entries:
+            reader.fail(entry_path, f"rtmrs lists the same entry twice (entry {index + 1})")
+        entries.append(tuple(values))
+    return tuple(entries)
 
 
 def parse_enclave(reader: Reader, document: Table) -> EnclavePolicy:

@@ -5,9 +5,16 @@ the branches are joined with :class:`~accord.attest.AnyOf`::
 
     AnyOf([
         AllOf([BackendIn(["sgx-dcap"]), MeasurementIn([...]), SignerIs(...),
-               MinSecurityVersion(n), DebugForbidden()]),
+               MinSecurityVersion(n), DebugForbidden(),
+               TcbStatusAtLeast(min_tcb_status), AdvisoriesAllowed([...])]),
+        AllOf([BackendIn(["tdx"]), MeasurementIn([...]), ..., RtmrsIn([...])]),
         ...
     ])
+
+For ``sgx-dcap`` and ``tdx`` the platform's TCB status must be at least the agreement's
+``min_tcb_status`` (by default ``ConfigurationAndSWHardeningNeeded``) and every advisory
+that applies to it must be listed in ``allowed_advisories`` (by default none); for ``tdx``
+the RTMRs must match one of the agreement's ``rtmrs`` entries when it lists any.
 
 Simulated evidence is accepted only by a branch whose ``BackendIn`` lists ``simulated``, and
 that branch also bounds the evidence's signed age (hardware quotes carry no trusted time:
@@ -36,6 +43,7 @@ from accord.attest import (
     Verifier,
 )
 from accord.attest.backends import default_backend_verifiers
+from accord.attest.policy import AdvisoriesAllowed, RtmrsIn, TcbStatusAtLeast
 
 __all__ = ["agreement_verifier", "attestation_policy"]
 
@@ -56,6 +64,11 @@ def _branch(policy: BackendPolicy, *, max_age: timedelta, now: Clock) -> Policy:
         rules.append(SignerIs(policy.signer))
     rules.append(MinSecurityVersion(policy.min_security_version))
     rules.append(AllowDebugEnclaves() if policy.allow_debug else DebugForbidden())
+    if policy.min_tcb_status is not None:
+        rules.append(TcbStatusAtLeast(policy.min_tcb_status))
+        rules.append(AdvisoriesAllowed(sorted(policy.allowed_advisories)))
+    if policy.rtmrs:
+        rules.append(RtmrsIn(policy.rtmrs))
     if policy.is_simulated:
         rules.append(FreshWithin(max_age, now=now))
     return AllOf(rules)

@@ -66,6 +66,7 @@ def _backend_form(policy: BackendPolicy) -> dict[str, Any]:
         "allow_debug": policy.allow_debug,
         "min_security_version": policy.min_security_version,
     }
+    form.update(policy.canonical_extras())
     return _optional(form, "signer", policy.signer)
 
 

@@ -18,12 +18,18 @@ import functools
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from accord.agreement import canonical
 from accord.agreement.display import describe_character, find_unsafe_character
 from accord.agreement.rules import ApprovalPolicy, ApprovalRule
 from accord.attest.claims import SIMULATED, check_backend
+from accord.attest.tcb import (
+    DEFAULT_MIN_TCB_STATUS,
+    check_advisory_id,
+    check_min_tcb_status,
+    tcb_status_rank,
+)
 from accord.crypto.keys import VerifyKey
 from accord.errors import UsageError
 
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from accord.agreement.signing import SignedAgreement
 
 __all__ = [
+    "DCAP_BACKENDS",
     "EARLIEST_CREATED",
     "LATEST_CREATED",
     "Agreement",
@@ -68,6 +75,12 @@ def created_problem(created: dt.datetime) -> str | None:
         )
     return None
 
+
+DCAP_BACKENDS: Final = frozenset({"sgx-dcap", "tdx"})
+"""The backends whose platforms Intel judges with a TCB status and advisories."""
+RTMR_COUNT: Final = 4
+_RTMR_HEX_DIGITS: Final = 96
+_OUT_OF_DATE_RANK: Final = tcb_status_rank("OutOfDate")
 
 _V = TypeVar("_V")
 
@@ -119,6 +132,16 @@ class BackendPolicy:
         Whether debug enclaves (whose memory the host can read) are accepted.
     min_security_version
         The lowest accepted security version number.
+    min_tcb_status
+        ``sgx-dcap`` and ``tdx`` only: the worst accepted platform TCB status (see
+        :mod:`accord.attest.tcb`); None means the default,
+        :data:`~accord.attest.tcb.DEFAULT_MIN_TCB_STATUS`, which is then filled in.
+    allowed_advisories
+        ``sgx-dcap`` and ``tdx`` only: Intel advisory ids accepted on the platform; a
+        platform with any other advisory is refused.
+    rtmrs
+        ``tdx`` only: accepted values of RTMR0..RTMR3, each entry a 4-tuple of lower-case
+        hex or None (not checked); empty means RTMRs are not checked.
     """
 
     backend: str
@@ -126,17 +149,73 @@ class BackendPolicy:
     signer: str | None = None
     allow_debug: bool = False
     min_security_version: int = 0
+    min_tcb_status: str | None = None
+    allowed_advisories: frozenset[str] = frozenset()
+    rtmrs: tuple[tuple[str | None, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "measurements", frozenset(self.measurements))
         check_backend(self.backend)
         if not self.measurements:
             raise UsageError(f"a {self.backend} policy needs at least one accepted measurement")
+        advisories = frozenset(check_advisory_id(item) for item in self.allowed_advisories)
+        object.__setattr__(self, "allowed_advisories", advisories)
+        if self.backend in DCAP_BACKENDS:
+            status = self.min_tcb_status or DEFAULT_MIN_TCB_STATUS
+            object.__setattr__(self, "min_tcb_status", check_min_tcb_status(status))
+        elif self.min_tcb_status is not None or advisories:
+            raise UsageError(
+                f"a minimum TCB status and allowed advisories apply to sgx-dcap and tdx "
+                f"evidence, not to {self.backend}"
+            )
+        object.__setattr__(self, "rtmrs", _normal_rtmrs(self.backend, self.rtmrs))
 
     @property
     def is_simulated(self) -> bool:
         """Whether this is the simulated backend, which gives no protection from the host."""
         return self.backend == SIMULATED
+
+    def canonical_extras(self) -> dict[str, Any]:
+        """Return the members of the canonical form that differ from their defaults.
+
+        ``min_tcb_status`` (when not the default), ``allowed_advisories`` (sorted, when
+        any) and ``rtmrs`` (when any: a list of ``{"rtmr0": hex, ...}`` objects without
+        the unchecked registers). Omitting defaults keeps the digest of every agreement
+        written before these fields existed.
+        """
+        extras: dict[str, Any] = {}
+        if self.min_tcb_status not in (None, DEFAULT_MIN_TCB_STATUS):
+            extras["min_tcb_status"] = self.min_tcb_status
+        if self.allowed_advisories:
+            extras["allowed_advisories"] = sorted(self.allowed_advisories)
+        if self.rtmrs:
+            extras["rtmrs"] = [
+                {f"rtmr{index}": value for index, value in enumerate(entry) if value is not None}
+                for entry in self.rtmrs
+            ]
+        return extras
+
+
+def _normal_rtmrs(
+    backend: str, rtmrs: tuple[tuple[str | None, ...], ...]
+) -> tuple[tuple[str | None, ...], ...]:
+    """Check RTMR entries and return them de-duplicated, in a canonical order."""
+    if rtmrs and backend != "tdx":
+        raise UsageError(f"RTMR values apply to tdx evidence, not to {backend}")
+    entries: set[tuple[str | None, ...]] = set()
+    for entry in rtmrs:
+        values = tuple(entry)
+        if len(values) != RTMR_COUNT or all(value is None for value in values):
+            raise UsageError("each accepted RTMR entry needs 4 values, at least one not None")
+        for value in values:
+            if value is not None and (
+                len(value) != _RTMR_HEX_DIGITS
+                or value != value.lower()
+                or not all(char in "0123456789abcdef" for char in value)
+            ):
+                raise UsageError(f"an RTMR value must be {_RTMR_HEX_DIGITS} lower-case hex digits")
+        entries.add(values)
+    return tuple(sorted(entries, key=lambda item: tuple(value or "" for value in item)))
 
 
 @dataclass(frozen=True)
@@ -198,6 +277,12 @@ class EnclavePolicy:
                 found.append(
                     f"debug {policy.backend} enclaves are accepted: the host can read "
                     "their memory; use this agreement for development only"
+                )
+            rank = None if policy.min_tcb_status is None else tcb_status_rank(policy.min_tcb_status)
+            if rank is not None and _OUT_OF_DATE_RANK is not None and rank >= _OUT_OF_DATE_RANK:
+                found.append(
+                    f"{policy.backend} platforms with TCB status {policy.min_tcb_status} are "
+                    "accepted: they run microcode or firmware with known vulnerabilities"
                 )
         return found
 

@@ -22,6 +22,7 @@ from accord.attest.evidence import Evidence
 from accord.attest.insecure import AccordSecurityWarning
 from accord.attest.measurement import CodeMeasurement, measure_installed_package, measure_tree
 from accord.attest.policy import (
+    AdvisoriesAllowed,
     AllOf,
     AllowDebugEnclaves,
     AnyOf,
@@ -32,7 +33,9 @@ from accord.attest.policy import (
     MinSecurityVersion,
     Policy,
     ReportDataMatches,
+    RtmrsIn,
     SignerIs,
+    TcbStatusAtLeast,
 )
 from accord.attest.quoter import Quoter, ReportParser
 from accord.attest.verifier import VerifiedEvidence, Verifier
@@ -40,6 +43,7 @@ from accord.attest.verifier import VerifiedEvidence, Verifier
 __all__ = [
     "BACKENDS",
     "AccordSecurityWarning",
+    "AdvisoriesAllowed",
     "AllOf",
     "AllowDebugEnclaves",
     "AnyOf",
@@ -56,8 +60,10 @@ __all__ = [
     "Quoter",
     "ReportDataMatches",
     "ReportParser",
+    "RtmrsIn",
     "SessionPublicKeys",
     "SignerIs",
+    "TcbStatusAtLeast",
     "VerifiedEvidence",
     "Verifier",
     "measure_installed_package",

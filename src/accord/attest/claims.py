@@ -2,7 +2,7 @@
 
 A :class:`BackendVerifier` turns a backend's raw quote or report into :class:`Claims` after
 checking its authenticity (for ``simulated``: the simulated platform signature; for hardware:
-the vendor's certificate chain, added by the hardware-verification work). Only claims that a
+the vendor's certificate chain up to a pinned root, see docs/attestation.md). Only claims that a
 backend verifier returned are ever given to a policy; the unsigned fields of
 :class:`~accord.attest.evidence.Evidence` are compared with them and otherwise ignored.
 """

@@ -96,7 +96,9 @@ class Evidence:
         For ``simulated``, the time signed into the report; for hardware, the collection
         time claimed by the host (unauthenticated: freshness rests on the nonce).
     aux
-        Backend auxiliary data, e.g. the SEV-SNP certificate table from ``auxblob``;
+        Backend auxiliary data supplied by the host: the SEV-SNP certificate table from
+        ``auxblob``, or the Intel collateral JSON for SGX and TDX quotes (signed by Intel,
+        so the host cannot forge it);
         empty when there is none.
     """
 

@@ -11,6 +11,10 @@ of the policy that accepted it must contain a :class:`BackendIn` naming ``"simul
 (see :func:`apply_policy`). A policy such as ``MeasurementIn([...])`` alone therefore never
 accepts simulated evidence, which anyone can forge.
 
+For SGX and TDX platforms, :class:`TcbStatusAtLeast` and :class:`AdvisoriesAllowed` judge the
+TCB status and advisories that Intel's collateral assigns (see :mod:`accord.attest.tcb`), and
+:class:`RtmrsIn` the runtime measurement registers of a TD.
+
 ``AllOf``, ``AnyOf``, ``Policy`` and ``apply_policy`` are re-exported here from
 :mod:`accord.attest.combinators` and :mod:`accord.attest._policy_base`.
 """
@@ -18,7 +22,7 @@ accepts simulated evidence, which anyone can forge.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
@@ -35,9 +39,17 @@ from accord.attest.claims import (
 )
 from accord.attest.combinators import AllOf, AnyOf
 from accord.attest.insecure import warn_insecure
+from accord.attest.tcb import (
+    REVOKED,
+    check_advisory_id,
+    check_min_tcb_status,
+    tcb_status_rank,
+)
 from accord.errors import UsageError, VerificationError
 
 __all__ = [
+    "RTMR_COUNT",
+    "AdvisoriesAllowed",
     "AllOf",
     "AllowDebugEnclaves",
     "AnyOf",
@@ -48,11 +60,15 @@ __all__ = [
     "MinSecurityVersion",
     "Policy",
     "ReportDataMatches",
+    "RtmrsIn",
     "SignerIs",
+    "TcbStatusAtLeast",
     "apply_policy",
 ]
 
 DEFAULT_CLOCK_SKEW: Final = timedelta(seconds=60)
+RTMR_COUNT: Final = 4
+_RTMR_HEX_DIGITS: Final = 96
 
 
 def _plural(count: int, word: str) -> str:
@@ -309,3 +325,143 @@ class FreshWithin(Rule):
                 f"future (now {format_time(now)})",
                 hint="Check both clocks; evidence from the future is refused.",
             )
+
+
+@dataclass(frozen=True)
+class TcbStatusAtLeast(Rule):
+    """Accept only platforms whose TCB status is ``minimum`` or better (SGX and TDX).
+
+    The order is that of :data:`accord.attest.tcb.TCB_STATUSES`. ``Revoked``, a status
+    Accord does not know, and claims without a TCB status (a backend that reports none)
+    are always refused.
+
+    Parameters
+    ----------
+    minimum
+        The worst accepted status, e.g. ``"UpToDate"`` or ``"ConfigurationAndSWHardeningNeeded"``.
+    """
+
+    minimum: str
+
+    def __post_init__(self) -> None:
+        check_min_tcb_status(self.minimum)
+
+    def verify(self, claims: Claims) -> None:
+        """Refuse claims whose TCB status is worse than the minimum, unknown or absent."""
+        status = claims.tcb_status
+        if status is None:
+            raise VerificationError(
+                f"{claims.backend} evidence carries no TCB status, but the policy requires "
+                f"at least {self.minimum}"
+            )
+        rank = tcb_status_rank(status)
+        if status == REVOKED or rank is None:
+            reason = "its keys are revoked" if status == REVOKED else "Accord does not know it"
+            raise VerificationError(
+                f"the platform's TCB status is {status!r}: {reason}, so it is never accepted"
+            )
+        minimum_rank = tcb_status_rank(self.minimum)
+        if minimum_rank is not None and rank > minimum_rank:
+            raise VerificationError(
+                f"the platform's TCB status {status} is worse than the minimum "
+                f"{self.minimum} the policy accepts",
+                hint=(
+                    "Ask the operator to update the platform's microcode, firmware or TDX "
+                    "module (and relaunch the TD), then collect fresh evidence."
+                ),
+            )
+
+
+@dataclass(frozen=True)
+class AdvisoriesAllowed(Rule):
+    """Accept only platforms whose security advisories are all in ``allowed``.
+
+    An empty list (the default of an agreement) accepts only platforms with no advisory.
+
+    Parameters
+    ----------
+    allowed
+        Advisory ids the parties accept, e.g. ``["INTEL-SA-00615"]``.
+    """
+
+    allowed: frozenset[str]
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        if isinstance(allowed, str | bytes):
+            raise UsageError("allowed advisories must be a list of ids, not a single string")
+        object.__setattr__(self, "allowed", frozenset(check_advisory_id(item) for item in allowed))
+
+    def verify(self, claims: Claims) -> None:
+        """Refuse claims that name an advisory that is not allowed."""
+        refused = [item for item in claims.advisory_ids if item not in self.allowed]
+        if refused:
+            listed = ", ".join(sorted(self.allowed)) or "none"
+            raise VerificationError(
+                f"the platform is affected by advisor{'y' if len(refused) == 1 else 'ies'} "
+                f"{', '.join(refused)}, which the policy does not allow (allowed: {listed})",
+                hint=(
+                    "Read each advisory; if the enclave mitigates it or it does not matter "
+                    "here, list it in allowed_advisories, otherwise have the platform updated."
+                ),
+            )
+
+
+@dataclass(frozen=True)
+class RtmrsIn(Rule):
+    """Accept TDX evidence whose runtime measurement registers match one accepted entry.
+
+    Each entry gives the expected value of RTMR0 to RTMR3 in order (96 hex digits), or
+    None for a register it does not check. The claims carry the registers as the extras
+    ``rtmr0`` .. ``rtmr3`` (see :class:`~accord.attest.backends.tdx.TdxVerifier`).
+
+    Parameters
+    ----------
+    accepted
+        The accepted entries, each a sequence of four values (hex or None).
+    """
+
+    accepted: tuple[tuple[str | None, ...], ...]
+
+    def __init__(self, accepted: Iterable[Sequence[str | None]]) -> None:
+        entries = []
+        for entry in accepted:
+            values = tuple(None if item is None else item.lower() for item in entry)
+            if len(values) != RTMR_COUNT or all(item is None for item in values):
+                raise UsageError(
+                    "each accepted RTMR entry must give 4 values (RTMR0 to RTMR3), at least "
+                    "one of them not None"
+                )
+            for index, item in enumerate(values):
+                if item is not None:
+                    check_hex(
+                        item,
+                        f"rtmr{index}",
+                        min_bytes=_RTMR_HEX_DIGITS // 2,
+                        max_bytes=_RTMR_HEX_DIGITS // 2,
+                        error=UsageError,
+                    )
+            entries.append(values)
+        if not entries:
+            raise UsageError("RtmrsIn needs at least one accepted entry; an empty list is misuse")
+        object.__setattr__(self, "accepted", tuple(dict.fromkeys(entries)))
+
+    def verify(self, claims: Claims) -> None:
+        """Refuse claims whose RTMRs match no accepted entry, or that carry no RTMRs."""
+        actual = tuple(claims.extras.get(f"rtmr{index}") for index in range(RTMR_COUNT))
+        if any(value is None for value in actual):
+            raise VerificationError(
+                f"{claims.backend} evidence carries no RTMR values, but the policy checks them"
+            )
+        for entry in self.accepted:
+            if all(want is None or want == got for want, got in zip(entry, actual, strict=True)):
+                return
+        shown = ", ".join(f"rtmr{i}={short_hex(str(v))}" for i, v in enumerate(actual))
+        count = len(self.accepted)
+        entries = "1 accepted RTMR entry" if count == 1 else f"{count} accepted RTMR entries"
+        raise VerificationError(
+            f"the TD's runtime measurements ({shown}) match none of the policy's {entries}",
+            hint=(
+                "RTMR0-2 measure the TD's firmware configuration, kernel and command line; "
+                "trust new values only after reviewing the image they come from."
+            ),
+        )

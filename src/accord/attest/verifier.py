@@ -27,7 +27,6 @@ from typing import Any, Final, NoReturn
 from accord.attest._fields import Clock, check_utc, format_time, short_hex, utc_now
 from accord.attest.binding import SessionPublicKeys
 from accord.attest.claims import (
-    HARDWARE_BACKENDS,
     SIMULATED,
     BackendVerifier,
     Claims,
@@ -243,15 +242,12 @@ class Verifier:
     def _authenticate(self, evidence: Evidence, at: datetime) -> Claims:
         backend_verifier = self._backends.get(evidence.backend)
         if backend_verifier is None:
-            where = " in this release" if evidence.backend in HARDWARE_BACKENDS else ""
             raise VerificationError(
-                f"no verifier for {evidence.backend} evidence is configured{where}",
+                f"no verifier for {evidence.backend} evidence is configured",
                 hint=(
-                    "Verification of real SGX, TDX and SEV-SNP quotes is added by the "
-                    "hardware-verification work; until a verifier for this backend is passed "
-                    "to Verifier(backends=...), such evidence cannot be trusted."
-                    if where
-                    else "Pass a verifier for this backend to Verifier(backends=...)."
+                    "Pass a verifier for this backend to Verifier(backends=...); "
+                    "accord.attest.backends.default_backend_verifiers() has one for every "
+                    "backend Accord supports."
                 ),
             )
         claims = backend_verifier.verify_raw(evidence.raw, aux=evidence.aux, at=at)

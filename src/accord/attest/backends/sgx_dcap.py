@@ -1,4 +1,4 @@
-"""The ``sgx-dcap`` backend: collect SGX DCAP quotes inside a Gramine enclave.
+"""The ``sgx-dcap`` backend: collect SGX DCAP quotes inside a Gramine enclave, and verify them.
 
 Gramine exposes attestation as files under ``/dev/attestation``:
 
@@ -9,30 +9,51 @@ Gramine exposes attestation as files under ``/dev/attestation``:
 3. reading ``quote`` returns the ECDSA quote (v3 or later) binding it.
 
 The device is global to the enclave, so requests in one process are serialised with a lock.
-Verification of SGX quotes (certificate chain, TCB, QE identity) is added by the
-hardware-verification work as a :class:`~accord.attest.claims.BackendVerifier`; this release
-has none, and :class:`~accord.attest.verifier.Verifier` says so when such evidence arrives.
+The quote alone cannot be verified: Intel's collateral for the platform is needed too. The
+quoter attaches it as the evidence's ``aux`` when given a ``collateral`` source (the host
+supplies it; Intel signs it, so the host cannot forge it); a verifier may also be configured
+with collateral of its own.
+
+:class:`SgxDcapVerifier` checks a quote offline (see :mod:`accord.attest.backends.dcap`) and
+returns its claims: measurement = MRENCLAVE, signer = MRSIGNER, security version = ISVSVN,
+debug = the DEBUG attribute, the report data, the platform's TCB status and advisory ids, and
+as extras ``isv_prod_id``, ``cpu_svn``, ``attributes``, ``misc_select``, ``config_id``,
+``config_svn``, ``isv_ext_prod_id``, ``isv_family_id``, ``quote_version``, ``fmspc``,
+``qe_tcb_status`` and ``platform_tcb_status``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Final
 
-from accord.attest._fields import Clock, utc_now
+from accord.attest._fields import Clock, check_utc, utc_now
 from accord.attest.backends._hardware import (
     MAX_BLOB_BYTES,
     check_report_data,
     device_failure,
     hardware_evidence,
 )
+from accord.attest.backends.dcap import (
+    DcapCollateral,
+    VerifiedQuote,
+    resolve_collateral,
+    verify_dcap_quote,
+)
+from accord.attest.backends.dcap_quote import SGX, QuoteBody, parse_quote_body
 from accord.attest.backends.device_files import DeviceFiles, SystemFiles
+from accord.attest.claims import Claims
 from accord.attest.evidence import Evidence
 from accord.attest.quoter import ReportParser
-from accord.errors import ConfigurationError
+from accord.errors import ConfigurationError, UsageError, VerificationError
 
-__all__ = ["ATTESTATION_DIR", "GramineSgxQuoter"]
+__all__ = ["ATTESTATION_DIR", "CollateralSource", "GramineSgxQuoter", "SgxDcapVerifier"]
+
+CollateralSource = Callable[[bytes], bytes]
+"""Given a quote, returns the collateral JSON for its platform (supplied by the host)."""
 
 ATTESTATION_DIR: Final = PurePosixPath("/dev/attestation")
 _TYPE_FILE: Final = ATTESTATION_DIR / "attestation_type"
@@ -56,6 +77,9 @@ class GramineSgxQuoter:
         Optional reader that fills the evidence's descriptive fields from the quote.
     now
         The clock that stamps the (unauthenticated) collection time.
+    collateral
+        Optional source of the collateral JSON for a quote, attached as the evidence's
+        ``aux`` so that verifiers need no collateral of their own.
     """
 
     backend: Final = "sgx-dcap"
@@ -66,10 +90,12 @@ class GramineSgxQuoter:
         files: DeviceFiles | None = None,
         parser: ReportParser | None = None,
         now: Clock = utc_now,
+        collateral: CollateralSource | None = None,
     ) -> None:
         self._files: DeviceFiles = files if files is not None else SystemFiles()
         self._parser = parser
         self._now = now
+        self._collateral = collateral
 
     def quote(self, report_data: bytes) -> Evidence:
         """Return evidence holding a DCAP quote that binds ``report_data`` (64 bytes).
@@ -112,8 +138,90 @@ class GramineSgxQuoter:
         return hardware_evidence(
             backend=self.backend,
             raw=quote,
-            aux=b"",
+            aux=self._collateral(quote) if self._collateral is not None and quote else b"",
             report_data=report_data,
             issued_at=issued_at,
             parser=self._parser,
         )
+
+
+def _sgx_claims(body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
+    fields = dict(body.fields)
+    extras = {
+        name: fields[name]
+        for name in (
+            "isv_prod_id",
+            "cpu_svn",
+            "attributes",
+            "misc_select",
+            "config_id",
+            "config_svn",
+            "isv_ext_prod_id",
+            "isv_family_id",
+        )
+    }
+    extras["quote_version"] = str(body.version)
+    if verified is not None:
+        extras["fmspc"] = verified.fmspc
+        extras["qe_tcb_status"] = verified.qe_tcb_status
+        extras["platform_tcb_status"] = verified.platform_tcb_status
+    return Claims(
+        backend="sgx-dcap",
+        measurement=fields["mr_enclave"],
+        signer=fields["mr_signer"],
+        security_version=int(fields["isv_svn"]),
+        debug=body.debug,
+        report_data=body.report_data,
+        tcb_status=None if verified is None else verified.tcb_status,
+        advisory_ids=() if verified is None else verified.advisory_ids,
+        extras=extras,
+    )
+
+
+class SgxDcapVerifier:
+    """Verifies SGX DCAP quotes offline against the pinned Intel SGX Root CA.
+
+    A :class:`~accord.attest.claims.BackendVerifier` for ``sgx-dcap`` evidence, and a
+    :class:`~accord.attest.quoter.ReportParser` for collectors.
+
+    Parameters
+    ----------
+    collateral
+        Intel's collateral for the platforms to accept. When None, each piece of evidence
+        must carry its own in ``aux`` (collateral JSON); when given, it is used instead.
+    """
+
+    backend: Final = "sgx-dcap"
+
+    def __init__(self, *, collateral: DcapCollateral | None = None) -> None:
+        if collateral is not None and not isinstance(collateral, DcapCollateral):
+            raise UsageError("collateral must be a DcapCollateral (see DcapCollateral.from_file)")
+        self._collateral = collateral
+
+    def verify_raw(self, raw: bytes, *, aux: bytes, at: datetime) -> Claims:
+        """Authenticate the quote ``raw`` at time ``at`` and return its claims.
+
+        Raises
+        ------
+        VerificationError
+            If the quote is malformed, not an SGX quote, lacks collateral, or fails a check;
+            the message names the check.
+        """
+        when = check_utc(at, "at", error=UsageError)
+        parse_quote_body(raw)  # a malformed quote is named as such before collateral is sought
+        collateral = resolve_collateral(self._collateral, aux, tee=SGX)
+        verified = verify_dcap_quote(raw, tee=SGX, collateral=collateral, at=when)
+        return _sgx_claims(verified.body, verified)
+
+    def parse_unverified(self, raw: bytes, *, aux: bytes) -> Claims:
+        """Return what the quote states, **without** checking it (no TCB status).
+
+        Raises
+        ------
+        VerificationError
+            If ``raw`` is not an SGX quote.
+        """
+        body = parse_quote_body(raw)
+        if body.tee != SGX:
+            raise VerificationError(f"this is a {body.tee} quote, not an SGX quote")
+        return _sgx_claims(body, None)

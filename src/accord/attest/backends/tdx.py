@@ -1,22 +1,45 @@
-"""The ``tdx`` backend: Intel TDX quotes collected through Linux configfs-tsm.
+"""The ``tdx`` backend: Intel TDX quotes collected through Linux configfs-tsm, and verified offline.
 
 The kernel's ``tdx_guest`` driver turns the 64 bytes of report data into a TDREPORT and has
 the quoting service sign it; ``outblob`` holds the resulting quote (v4 or later). There is no
-``auxblob``. Verification of TDX quotes is added by the hardware-verification work.
+``auxblob``: given a ``collateral`` source, the quoter attaches Intel's collateral for the
+platform as the evidence's ``aux`` instead (supplied by the host; Intel signs it).
+
+:class:`TdxVerifier` checks a quote offline (see :mod:`accord.attest.backends.dcap`) and
+returns its claims: measurement = MRTD, no signer, security version 0 (a TD has no ISVSVN;
+judge the platform by its TCB status), debug = TDATTRIBUTES bit 0, the report data, the TCB
+status and advisory ids, and as extras ``rtmr0`` .. ``rtmr3``, ``mr_seam``,
+``mr_signer_seam``, ``mr_config_id``, ``mr_owner``, ``mr_owner_config``, ``td_attributes``,
+``seam_attributes``, ``xfam``, ``tee_tcb_svn`` (and ``tee_tcb_svn2``, ``mr_service_td`` for
+TD report 1.5), ``quote_version``, ``fmspc``, ``qe_tcb_status`` and ``platform_tcb_status``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from typing import Final
 
-from accord.attest._fields import Clock, utc_now
+from accord.attest._fields import Clock, check_utc, utc_now
 from accord.attest.backends.configfs_tsm import ConfigfsTsmQuoter
+from accord.attest.backends.dcap import (
+    DcapCollateral,
+    VerifiedQuote,
+    resolve_collateral,
+    verify_dcap_quote,
+)
+from accord.attest.backends.dcap_quote import TDX, QuoteBody, parse_quote_body
 from accord.attest.backends.device_files import DeviceFiles
+from accord.attest.backends.sgx_dcap import CollateralSource
+from accord.attest.claims import Claims
+from accord.attest.evidence import Evidence
 from accord.attest.quoter import ReportParser
+from accord.errors import UsageError, VerificationError
 
-__all__ = ["TDX_PROVIDER", "TdxQuoter"]
+__all__ = ["TDX_PROVIDER", "TdxQuoter", "TdxVerifier"]
 
 TDX_PROVIDER: Final = "tdx_guest"
+_MEASUREMENT_FIELD: Final = "mr_td"
 
 
 class TdxQuoter(ConfigfsTsmQuoter):
@@ -30,6 +53,9 @@ class TdxQuoter(ConfigfsTsmQuoter):
         Optional reader that fills the evidence's descriptive fields from the quote.
     now
         The clock that stamps the (unauthenticated) collection time.
+    collateral
+        Optional source of the collateral JSON for a quote, attached as the evidence's
+        ``aux``.
     """
 
     def __init__(
@@ -38,5 +64,87 @@ class TdxQuoter(ConfigfsTsmQuoter):
         files: DeviceFiles | None = None,
         parser: ReportParser | None = None,
         now: Clock = utc_now,
+        collateral: CollateralSource | None = None,
     ) -> None:
         super().__init__(backend="tdx", provider=TDX_PROVIDER, files=files, parser=parser, now=now)
+        self._collateral = collateral
+
+    def quote(self, report_data: bytes) -> Evidence:
+        """Return evidence holding a TDX quote that binds ``report_data`` (64 bytes).
+
+        With a ``collateral`` source, the evidence's ``aux`` is the collateral JSON for the
+        quote. Raises what :meth:`ConfigfsTsmQuoter.quote` raises.
+        """
+        evidence = super().quote(report_data)
+        if self._collateral is None:
+            return evidence
+        return dataclasses.replace(evidence, aux=self._collateral(evidence.raw))
+
+
+def _tdx_claims(body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
+    extras = {name: value for name, value in body.fields.items() if name != _MEASUREMENT_FIELD}
+    extras["quote_version"] = str(body.version)
+    if verified is not None:
+        extras["fmspc"] = verified.fmspc
+        extras["qe_tcb_status"] = verified.qe_tcb_status
+        extras["platform_tcb_status"] = verified.platform_tcb_status
+    return Claims(
+        backend="tdx",
+        measurement=body.fields[_MEASUREMENT_FIELD],
+        signer=None,
+        security_version=0,
+        debug=body.debug,
+        report_data=body.report_data,
+        tcb_status=None if verified is None else verified.tcb_status,
+        advisory_ids=() if verified is None else verified.advisory_ids,
+        extras=extras,
+    )
+
+
+class TdxVerifier:
+    """Verifies TDX quotes offline against the pinned Intel SGX Root CA.
+
+    A :class:`~accord.attest.claims.BackendVerifier` for ``tdx`` evidence, and a
+    :class:`~accord.attest.quoter.ReportParser` for collectors.
+
+    Parameters
+    ----------
+    collateral
+        Intel's collateral for the platforms to accept. When None, each piece of evidence
+        must carry its own in ``aux`` (collateral JSON); when given, it is used instead.
+    """
+
+    backend: Final = "tdx"
+
+    def __init__(self, *, collateral: DcapCollateral | None = None) -> None:
+        if collateral is not None and not isinstance(collateral, DcapCollateral):
+            raise UsageError("collateral must be a DcapCollateral (see DcapCollateral.from_file)")
+        self._collateral = collateral
+
+    def verify_raw(self, raw: bytes, *, aux: bytes, at: datetime) -> Claims:
+        """Authenticate the quote ``raw`` at time ``at`` and return its claims.
+
+        Raises
+        ------
+        VerificationError
+            If the quote is malformed, not a TDX quote, lacks collateral, or fails a check;
+            the message names the check.
+        """
+        when = check_utc(at, "at", error=UsageError)
+        parse_quote_body(raw)  # a malformed quote is named as such before collateral is sought
+        collateral = resolve_collateral(self._collateral, aux, tee=TDX)
+        verified = verify_dcap_quote(raw, tee=TDX, collateral=collateral, at=when)
+        return _tdx_claims(verified.body, verified)
+
+    def parse_unverified(self, raw: bytes, *, aux: bytes) -> Claims:
+        """Return what the quote states, **without** checking it (no TCB status).
+
+        Raises
+        ------
+        VerificationError
+            If ``raw`` is not a TDX quote.
+        """
+        body = parse_quote_body(raw)
+        if body.tee != TDX:
+            raise VerificationError(f"this is an {body.tee} quote, not a TDX quote")
+        return _tdx_claims(body, None)
