@@ -17,6 +17,7 @@ from accord.agreement.model import (
 )
 from accord.agreement.rules import OPERATIONS, ApprovalPolicy, ApprovalRule
 from accord.attest.claims import BACKENDS, SIMULATED
+from accord.attest.hardware_policy import MAX_VMPL, SNP_TCB_COMPONENTS, SnpTcbMinimum
 from accord.attest.tcb import (
     ADVISORY_ID_PATTERN,
     DEFAULT_MIN_TCB_STATUS,
@@ -34,8 +35,16 @@ MAX_EVIDENCE_AGE_LIMIT: Final = 86400
 _HEX: Final = re.compile(r"[0-9a-f]+")
 _SIGNER_HEX_DIGITS: Final = range(32, 129, 2)
 _BACKEND_KEYS: Final = ("measurements", "signer", "allow_debug", "min_security_version")
-_DCAP_KEYS: Final = ("min_tcb_status", "allowed_advisories")
+_DCAP_KEYS: Final = ("min_tcb_status", "allowed_advisories", "min_tcb_evaluation_data_number")
 _TDX_KEYS: Final = ("rtmrs",)
+_SNP_KEYS: Final = ("min_tcb", "vmpl")
+_APPLIES_TO: Final = {
+    **dict.fromkeys(_DCAP_KEYS, DCAP_BACKENDS),
+    **dict.fromkeys(_TDX_KEYS, frozenset({"tdx"})),
+    **dict.fromkeys(_SNP_KEYS, frozenset({"sev-snp"})),
+}
+_MAX_EVALUATION_NUMBER: Final = 2**32 - 1
+_MAX_SPL: Final = 255
 _RTMR_NAMES: Final = tuple(f"rtmr{index}" for index in range(RTMR_COUNT))
 _RTMR_HEX_DIGITS: Final = 96
 _MAX_SECURITY_VERSION: Final = 2**53 - 1
@@ -67,10 +76,9 @@ def _backend(reader: Reader, enclave: Table, backend: str) -> BackendPolicy:
         )
     table = reader.table(enclave, path)
     reader.check_keys(
-        table, path, allowed=(*_BACKEND_KEYS, *_DCAP_KEYS, *_TDX_KEYS), required=("measurements",)
+        table, path, allowed=(*_BACKEND_KEYS, *_APPLIES_TO), required=("measurements",)
     )
-    for key in (*_DCAP_KEYS, *_TDX_KEYS):
-        applies = DCAP_BACKENDS if key in _DCAP_KEYS else {"tdx"}
+    for key, applies in _APPLIES_TO.items():
         if key in table and backend not in applies:
             reader.fail(
                 (*path, key),
@@ -108,7 +116,42 @@ def _backend(reader: Reader, enclave: Table, backend: str) -> BackendPolicy:
         min_tcb_status=_min_tcb_status(reader, table, path) if backend in DCAP_BACKENDS else None,
         allowed_advisories=_advisories(reader, table, path),
         rtmrs=_rtmrs(reader, table, path),
+        min_tcb_evaluation_data_number=_optional_integer(
+            reader, table, (*path, "min_tcb_evaluation_data_number"), _MAX_EVALUATION_NUMBER
+        ),
+        min_tcb=_min_snp_tcb(reader, table, path),
+        vmpl=_optional_integer(reader, table, (*path, "vmpl"), MAX_VMPL),
     )
+
+
+def _optional_integer(reader: Reader, table: Table, path: KeyPath, high: int) -> int | None:
+    if str(path[-1]) not in table:
+        return None
+    return reader.integer(table, path, default=0, low=0, high=high)
+
+
+def _min_snp_tcb(reader: Reader, table: Table, path: KeyPath) -> SnpTcbMinimum | None:
+    key_path = (*path, "min_tcb")
+    if "min_tcb" not in table:
+        return None
+    value = table["min_tcb"]
+    if not isinstance(value, dict):
+        reader.wrong_type(
+            key_path, value, "a table {bootloader = n, tee = n, snp = n, microcode = n}"
+        )
+    reader.check_keys(value, key_path, allowed=SNP_TCB_COMPONENTS)
+    if not value:
+        reader.fail(
+            key_path,
+            "min_tcb is empty: give the minimum of at least one of "
+            f"{', '.join(SNP_TCB_COMPONENTS)}, or remove the key",
+        )
+    levels = {
+        name: reader.integer(value, (*key_path, name), default=0, low=0, high=_MAX_SPL)
+        for name in SNP_TCB_COMPONENTS
+        if name in value
+    }
+    return SnpTcbMinimum(**levels)
 
 
 def _min_tcb_status(reader: Reader, table: Table, path: KeyPath) -> str:

@@ -8,13 +8,19 @@ the branches are joined with :class:`~accord.attest.AnyOf`::
                MinSecurityVersion(n), DebugForbidden(),
                TcbStatusAtLeast(min_tcb_status), AdvisoriesAllowed([...])]),
         AllOf([BackendIn(["tdx"]), MeasurementIn([...]), ..., RtmrsIn([...])]),
+        AllOf([BackendIn(["sev-snp"]), MeasurementIn([...]), ..., VmplIs(vmpl),
+               SnpTcbAtLeast(min_tcb)]),
         ...
     ])
 
 For ``sgx-dcap`` and ``tdx`` the platform's TCB status must be at least the agreement's
 ``min_tcb_status`` (by default ``ConfigurationAndSWHardeningNeeded``) and every advisory
 that applies to it must be listed in ``allowed_advisories`` (by default none); for ``tdx``
-the RTMRs must match one of the agreement's ``rtmrs`` entries when it lists any.
+the RTMRs must match one of the agreement's ``rtmrs`` entries when it lists any; with
+``min_tcb_evaluation_data_number`` the collateral's TCB info and QE identity must be at least
+that release of Intel's TCB judgements. For ``sev-snp`` the report must be requested at the
+agreement's ``vmpl`` (by default 0), and with ``min_tcb`` its reported TCB must reach each
+listed level.
 
 Simulated evidence is accepted only by a branch whose ``BackendIn`` lists ``simulated``, and
 that branch also bounds the evidence's signed age (hardware quotes carry no trusted time:
@@ -40,7 +46,10 @@ from accord.attest import (
     MinSecurityVersion,
     Policy,
     SignerIs,
+    SnpTcbAtLeast,
+    TcbEvaluationAtLeast,
     Verifier,
+    VmplIs,
 )
 from accord.attest.backends import default_backend_verifiers
 from accord.attest.policy import AdvisoriesAllowed, RtmrsIn, TcbStatusAtLeast
@@ -69,6 +78,12 @@ def _branch(policy: BackendPolicy, *, max_age: timedelta, now: Clock) -> Policy:
         rules.append(AdvisoriesAllowed(sorted(policy.allowed_advisories)))
     if policy.rtmrs:
         rules.append(RtmrsIn(policy.rtmrs))
+    if policy.min_tcb_evaluation_data_number is not None:
+        rules.append(TcbEvaluationAtLeast(policy.min_tcb_evaluation_data_number))
+    if policy.vmpl is not None:
+        rules.append(VmplIs(policy.vmpl))
+    if policy.min_tcb is not None:
+        rules.append(SnpTcbAtLeast(policy.min_tcb))
     if policy.is_simulated:
         rules.append(FreshWithin(max_age, now=now))
     return AllOf(rules)

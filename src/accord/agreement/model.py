@@ -24,6 +24,12 @@ from accord.agreement import canonical
 from accord.agreement.display import describe_character, find_unsafe_character
 from accord.agreement.rules import ApprovalPolicy, ApprovalRule
 from accord.attest.claims import SIMULATED, check_backend
+from accord.attest.hardware_policy import (
+    SnpTcbAtLeast,
+    SnpTcbMinimum,
+    TcbEvaluationAtLeast,
+    VmplIs,
+)
 from accord.attest.tcb import (
     DEFAULT_MIN_TCB_STATUS,
     check_advisory_id,
@@ -142,6 +148,15 @@ class BackendPolicy:
     rtmrs
         ``tdx`` only: accepted values of RTMR0..RTMR3, each entry a 4-tuple of lower-case
         hex or None (not checked); empty means RTMRs are not checked.
+    min_tcb_evaluation_data_number
+        ``sgx-dcap`` and ``tdx`` only: the lowest accepted ``tcbEvaluationDataNumber`` of
+        the collateral's TCB info and QE identity; None means not checked.
+    min_tcb
+        ``sev-snp`` only: the lowest accepted levels of the report's REPORTED_TCB; None
+        means not checked.
+    vmpl
+        ``sev-snp`` only: the VMPL the report must be requested at; None means the
+        default, 0, which is then filled in.
     """
 
     backend: str
@@ -152,6 +167,9 @@ class BackendPolicy:
     min_tcb_status: str | None = None
     allowed_advisories: frozenset[str] = frozenset()
     rtmrs: tuple[tuple[str | None, ...], ...] = ()
+    min_tcb_evaluation_data_number: int | None = None
+    min_tcb: SnpTcbMinimum | None = None
+    vmpl: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "measurements", frozenset(self.measurements))
@@ -169,6 +187,24 @@ class BackendPolicy:
                 f"evidence, not to {self.backend}"
             )
         object.__setattr__(self, "rtmrs", _normal_rtmrs(self.backend, self.rtmrs))
+        self._check_platform_fields()
+
+    def _check_platform_fields(self) -> None:
+        """Check the fields that apply to one kind of platform (the rules check the values)."""
+        if self.min_tcb_evaluation_data_number is not None:
+            if self.backend not in DCAP_BACKENDS:
+                raise UsageError(
+                    "a minimum TCB evaluation data number applies to sgx-dcap and tdx "
+                    f"evidence, not to {self.backend}"
+                )
+            TcbEvaluationAtLeast(self.min_tcb_evaluation_data_number)
+        if self.backend != "sev-snp":
+            if self.min_tcb is not None or self.vmpl is not None:
+                raise UsageError(f"min_tcb and vmpl apply to sev-snp evidence, not {self.backend}")
+            return
+        if self.min_tcb is not None:
+            SnpTcbAtLeast(self.min_tcb)
+        object.__setattr__(self, "vmpl", VmplIs(0 if self.vmpl is None else self.vmpl).vmpl)
 
     @property
     def is_simulated(self) -> bool:
@@ -179,9 +215,11 @@ class BackendPolicy:
         """Return the members of the canonical form that differ from their defaults.
 
         ``min_tcb_status`` (when not the default), ``allowed_advisories`` (sorted, when
-        any) and ``rtmrs`` (when any: a list of ``{"rtmr0": hex, ...}`` objects without
-        the unchecked registers). Omitting defaults keeps the digest of every agreement
-        written before these fields existed.
+        any), ``rtmrs`` (when any: a list of ``{"rtmr0": hex, ...}`` objects without
+        the unchecked registers), ``min_tcb_evaluation_data_number`` (when set),
+        ``min_tcb`` (when set: an object of the checked components) and ``vmpl`` (when
+        not 0). Omitting defaults keeps the digest of every agreement written before these
+        fields existed.
         """
         extras: dict[str, Any] = {}
         if self.min_tcb_status not in (None, DEFAULT_MIN_TCB_STATUS):
@@ -193,6 +231,12 @@ class BackendPolicy:
                 {f"rtmr{index}": value for index, value in enumerate(entry) if value is not None}
                 for entry in self.rtmrs
             ]
+        if self.min_tcb_evaluation_data_number is not None:
+            extras["min_tcb_evaluation_data_number"] = self.min_tcb_evaluation_data_number
+        if self.min_tcb is not None:
+            extras["min_tcb"] = dict(self.min_tcb.items())
+        if self.vmpl:
+            extras["vmpl"] = self.vmpl
         return extras
 
 

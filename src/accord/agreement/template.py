@@ -59,7 +59,22 @@ measurements = {measurements}
 # signer = "..."              # optional: the expected signer (e.g. SGX MRSIGNER)
 # allow_debug = false         # debug enclaves let the host read their memory
 # min_security_version = 0
+{platform}"""
+
+_DCAP_LINES = """\
+# min_tcb_status = "ConfigurationAndSWHardeningNeeded"   # the worst accepted TCB status
+# allowed_advisories = []     # Intel advisories accepted on the platform
+# min_tcb_evaluation_data_number = 17   # refuse collateral older than this Intel release
 """
+
+_PLATFORM = {
+    "sgx-dcap": _DCAP_LINES,
+    "tdx": _DCAP_LINES + '# rtmrs = [{ rtmr0 = "..." }]   # accepted RTMR values\n',
+    "sev-snp": """\
+# vmpl = 0                    # the VM privilege level the report must come from
+# min_tcb = { bootloader = 10, tee = 0, snp = 23, microcode = 84 }   # reported TCB minimums
+""",
+}
 
 _WHAT = {"sgx-dcap": "MRENCLAVE", "tdx": "MRTD", "sev-snp": "the launch measurement"}
 
@@ -155,7 +170,12 @@ def render_template(
             text += _SIMULATED.format(measurements=listed)
         else:
             what = _WHAT.get(backend, "its measurement")
-            text += _HARDWARE.format(backend=backend, what=what, measurements=listed)
+            text += _HARDWARE.format(
+                backend=backend,
+                what=what,
+                measurements=listed,
+                platform=_PLATFORM.get(backend, ""),
+            )
     text += _TAIL
     parse_agreement(text, source=file_name)
     return text

@@ -19,6 +19,12 @@ and can only be made by :meth:`Verifier.verify`. See ``docs/attestation.md``.
 from accord.attest.binding import SessionPublicKeys
 from accord.attest.claims import BACKENDS, BackendVerifier, Claims
 from accord.attest.evidence import Evidence
+from accord.attest.hardware_policy import (
+    SnpTcbAtLeast,
+    SnpTcbMinimum,
+    TcbEvaluationAtLeast,
+    VmplIs,
+)
 from accord.attest.insecure import AccordSecurityWarning
 from accord.attest.measurement import CodeMeasurement, measure_installed_package, measure_tree
 from accord.attest.policy import (
@@ -63,9 +69,13 @@ __all__ = [
     "RtmrsIn",
     "SessionPublicKeys",
     "SignerIs",
+    "SnpTcbAtLeast",
+    "SnpTcbMinimum",
+    "TcbEvaluationAtLeast",
     "TcbStatusAtLeast",
     "VerifiedEvidence",
     "Verifier",
+    "VmplIs",
     "measure_installed_package",
     "measure_tree",
 ]

@@ -5,18 +5,22 @@ checking its authenticity (for ``simulated``: the simulated platform signature; 
 the vendor's certificate chain up to a pinned root, see docs/attestation.md). Only claims that a
 backend verifier returned are ever given to a policy; the unsigned fields of
 :class:`~accord.attest.evidence.Evidence` are compared with them and otherwise ignored.
+Callers run a backend verifier through :func:`refuse_unparseable`, so that hostile evidence
+that makes it fail unexpectedly is refused like any other, never surfacing as a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from accord.attest._fields import ErrorClass, check_bytes, check_hex, check_int, check_utc
-from accord.errors import UsageError
+from accord.errors import AccordError, UsageError, VerificationError
 
 __all__ = [
     "BACKENDS",
@@ -26,7 +30,11 @@ __all__ = [
     "BackendVerifier",
     "Claims",
     "check_backend",
+    "refuse_unparseable",
 ]
+
+_LOG: Final = logging.getLogger("accord.attest")
+_T = TypeVar("_T")
 
 SIMULATED: Final = "simulated"
 HARDWARE_BACKENDS: Final = ("sgx-dcap", "tdx", "sev-snp")
@@ -158,3 +166,51 @@ class BackendVerifier(Protocol):
             If the report is malformed or not authentic; the message names the failed check.
         """
         ...
+
+
+def refuse_unparseable(what: str, authenticate: Callable[[], _T]) -> _T:
+    """Run ``authenticate`` and turn any failure that is not an Accord error into a refusal.
+
+    A backend verifier reports what it refuses as :class:`~accord.errors.VerificationError`.
+    Hostile evidence that makes it (or a library it uses) fail in an unforeseen way must be
+    refused just the same, never surface as a traceback: the failure becomes
+    ``VerificationError("the <what> evidence could not be parsed: <ExceptionClass>")``.
+    The exception's message may carry bytes of the evidence, so neither the error nor the
+    log repeats it; the log records the class and where it was raised, for maintainers.
+
+    Parameters
+    ----------
+    what
+        What is being verified, for messages (e.g. the backend name ``"sev-snp"``).
+    authenticate
+        The verification to run.
+
+    Returns
+    -------
+    object
+        What ``authenticate`` returned.
+
+    Raises
+    ------
+    AccordError
+        What ``authenticate`` raised on purpose, unchanged.
+    VerificationError
+        For any other exception.
+    """
+    try:
+        return authenticate()
+    except AccordError:
+        raise
+    except Exception as exc:  # the backstop: evidence is hostile input
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        _LOG.warning(
+            "refused %s evidence: its verifier raised %s at %s:%s",
+            what,
+            type(exc).__name__,
+            frame.filename,
+            frame.lineno,
+        )
+        raise VerificationError(
+            f"the {what} evidence could not be parsed: {type(exc).__name__}",
+            hint="Do not trust this evidence; collect it again from the platform.",
+        ) from None

@@ -21,7 +21,8 @@ data binds (no nonce is involved): a party releasing keys uses
 unsigned description of Accord evidence is ignored; only the authenticated report counts.
 
 Without an agreement the *baseline policy* applies: hardware evidence only, no debug enclave,
-and for SGX and TDX a TCB status of at least :data:`~accord.attest.tcb.DEFAULT_MIN_TCB_STATUS`.
+for SGX and TDX a TCB status of at least :data:`~accord.attest.tcb.DEFAULT_MIN_TCB_STATUS`,
+and for SEV-SNP a report requested at VMPL 0.
 Advisories are reported, not judged (an agreement judges them with ``allowed_advisories``).
 """
 
@@ -38,8 +39,9 @@ from accord.attest._policy_base import Policy, apply_policy
 from accord.attest.backends import default_backend_verifiers
 from accord.attest.backends.configfs_tsm import ConfigfsTsmCapture
 from accord.attest.backends.dcap import DcapCollateral
-from accord.attest.claims import HARDWARE_BACKENDS, SIMULATED, Claims
+from accord.attest.claims import HARDWARE_BACKENDS, SIMULATED, Claims, refuse_unparseable
 from accord.attest.evidence import Evidence
+from accord.attest.hardware_policy import VmplIs
 from accord.attest.insecure import warn_insecure
 from accord.attest.policy import AllOf, BackendIn, DebugForbidden, TcbStatusAtLeast
 from accord.attest.ratls import RaTlsVerifier
@@ -151,7 +153,7 @@ def baseline_policy(backend: str) -> Policy:
 
     Hardware backends only (``simulated`` evidence, which anyone can forge, needs an
     agreement that lists it); no debug enclave; for SGX and TDX a TCB status of at least
-    :data:`~accord.attest.tcb.DEFAULT_MIN_TCB_STATUS`.
+    :data:`~accord.attest.tcb.DEFAULT_MIN_TCB_STATUS`; for SEV-SNP, VMPL 0.
     """
     rules: list[Policy] = [
         BackendIn(HARDWARE_BACKENDS, source="baseline policy"),
@@ -159,6 +161,8 @@ def baseline_policy(backend: str) -> Policy:
     ]
     if backend in ("sgx-dcap", "tdx"):
         rules.append(TcbStatusAtLeast(DEFAULT_MIN_TCB_STATUS))
+    if backend == "sev-snp":
+        rules.append(VmplIs(0))
     return AllOf(rules)
 
 
@@ -226,7 +230,7 @@ def verify_offline(
     chosen = resolve_kind(data)[0] if kind is None else kind
     if chosen not in EVIDENCE_KINDS:
         raise UsageError(f"unknown evidence kind {chosen!r}; known: {', '.join(EVIDENCE_KINDS)}")
-    claims = _authenticate(data, chosen, collateral, aux, when)
+    claims = refuse_unparseable(chosen, lambda: _authenticate(data, chosen, collateral, aux, when))
     name = policy_name if policy is not None else "the baseline policy"
     judge = policy if policy is not None else baseline_policy(claims.backend)
     try:

@@ -13,7 +13,8 @@ accepts simulated evidence, which anyone can forge.
 
 For SGX and TDX platforms, :class:`TcbStatusAtLeast` and :class:`AdvisoriesAllowed` judge the
 TCB status and advisories that Intel's collateral assigns (see :mod:`accord.attest.tcb`), and
-:class:`RtmrsIn` the runtime measurement registers of a TD.
+:class:`RtmrsIn` the runtime measurement registers of a TD. The rules on Intel's collateral
+release and on the SEV-SNP reported TCB and VMPL are in :mod:`accord.attest.hardware_policy`.
 
 ``AllOf``, ``AnyOf``, ``Policy`` and ``apply_policy`` are re-exported here from
 :mod:`accord.attest.combinators` and :mod:`accord.attest._policy_base`.

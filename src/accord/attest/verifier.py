@@ -4,7 +4,9 @@
 
 1. **authenticity**: the backend's :class:`~accord.attest.claims.BackendVerifier` checks the
    raw report and extracts its claims; evidence of a backend with no configured verifier is
-   refused;
+   refused, and so is evidence on which the backend verifier fails with anything but an
+   Accord error ("the <backend> evidence could not be parsed: <ExceptionClass>", see
+   :func:`~accord.attest.claims.refuse_unparseable`);
 2. **description**: every field the unsigned evidence states must equal the authenticated
    claim (the wrapper is never trusted, only compared);
 3. **binding**: the report data must equal ``expected.report_data(nonce)``, so the report
@@ -31,6 +33,7 @@ from accord.attest.claims import (
     BackendVerifier,
     Claims,
     check_backend,
+    refuse_unparseable,
 )
 from accord.attest.evidence import Evidence
 from accord.attest.insecure import warn_insecure
@@ -250,7 +253,10 @@ class Verifier:
                     "backend Accord supports."
                 ),
             )
-        claims = backend_verifier.verify_raw(evidence.raw, aux=evidence.aux, at=at)
+        claims = refuse_unparseable(
+            evidence.backend,
+            lambda: backend_verifier.verify_raw(evidence.raw, aux=evidence.aux, at=at),
+        )
         if not isinstance(claims, Claims):
             raise UsageError(
                 f"the {evidence.backend} verifier returned {type(claims).__name__}, not Claims"

@@ -1,4 +1,8 @@
-"""``accord measure`` and ``accord attest``: measure enclave code, verify real evidence offline."""
+"""``accord measure`` and ``accord attest verify``: measure enclave code, verify evidence offline.
+
+The runtime adds ``accord attest nodes`` (attest a collaboration's live nodes) to the same
+group; see :mod:`accord.cli.runtime`.
+"""
 
 from __future__ import annotations
 
@@ -155,9 +159,9 @@ def verify(
     Checks authenticity (signatures, certificate chains to the pinned vendor roots,
     collateral validity at --at, TCB level) and the policy: the agreement's with
     --agreement, otherwise the baseline (hardware evidence only; no debug enclave; SGX/TDX
-    TCB status at least ConfigurationAndSWHardeningNeeded). Freshness and session binding
-    need the nonce and are checked when a party attests a live enclave, not here. Nothing
-    is fetched online.
+    TCB status at least ConfigurationAndSWHardeningNeeded; SEV-SNP at VMPL 0). Freshness
+    and session binding need the nonce and are checked when a party attests a live
+    enclave, not here. Nothing is fetched online.
     """
     data = _read(evidence, limit=MAX_EVIDENCE_BYTES, what="evidence file")
     when = _parse_at(at)

@@ -26,6 +26,14 @@ the *collateral JSON* that dcap-qvl and the test vectors use, an object with the
 ``pck_certificate_chain`` (PEM). Obtain it from Intel PCS or a PCCS for the quote's FMSPC; this
 module never fetches anything.
 
+**TCB evaluation data number.** Intel numbers each release of its TCB judgements (the
+``tcbEvaluationDataNumber`` of the TCB info and of the QE identity) and raises the number
+when it re-evaluates platforms after a security advisory. Older collateral stays validly
+signed until its ``nextUpdate``, so a host could keep serving the collateral from before an
+advisory. A verified quote reports both numbers (read from the signed JSON that dcap-qvl
+checks), and an agreement's ``min_tcb_evaluation_data_number`` refuses collateral older
+than the release it names (:class:`~accord.attest.hardware_policy.TcbEvaluationAtLeast`).
+
 **Trust anchor.** Only the Intel SGX Root CA shipped with Accord
 (``accord/attest/trust/intel_sgx_root_ca.pem``,
 SHA-256 of its DER :data:`INTEL_SGX_ROOT_CA_SHA256`, checked when loaded) is trusted; a root
@@ -131,6 +139,15 @@ def _signed_json(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return inner
 
 
+def _evaluation_number(signed: dict[str, Any], key: str) -> int:
+    value = signed.get("tcbEvaluationDataNumber")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise VerificationError(
+            f"collateral {key} has no tcbEvaluationDataNumber (an integer from 0 to 2^32 - 1)"
+        )
+    return value
+
+
 def _crl_window(obj: dict[str, Any], key: str) -> tuple[datetime, datetime]:
     value = obj[key]
     try:
@@ -161,6 +178,11 @@ class DcapCollateral:
         The latest ``issueDate`` or CRL ``thisUpdate``.
     valid_until
         The earliest ``nextUpdate``.
+    tcb_evaluation_data_number
+        The ``tcbEvaluationDataNumber`` of its TCB info: which release of Intel's TCB
+        judgements it is.
+    qe_identity_tcb_evaluation_data_number
+        The ``tcbEvaluationDataNumber`` of its QE identity.
     source
         Where it came from, for messages.
     """
@@ -170,6 +192,8 @@ class DcapCollateral:
     fmspc: str
     valid_from: datetime
     valid_until: datetime
+    tcb_evaluation_data_number: int
+    qe_identity_tcb_evaluation_data_number: int
     source: str = "collateral"
 
     @classmethod
@@ -196,6 +220,8 @@ class DcapCollateral:
             fmspc = tcb_info.get("fmspc")
             if tee not in ("SGX", "TDX") or not isinstance(fmspc, str):
                 raise VerificationError("its TCB info names no SGX or TDX platform (id, fmspc)")
+            evaluation = _evaluation_number(tcb_info, "tcb_info")
+            qe_evaluation = _evaluation_number(qe_identity, "qe_identity")
             starts = [
                 _parse_time(tcb_info.get("issueDate"), "tcb_info issueDate"),
                 _parse_time(qe_identity.get("issueDate"), "qe_identity issueDate"),
@@ -226,6 +252,8 @@ class DcapCollateral:
             fmspc=fmspc.lower(),
             valid_from=valid_from,
             valid_until=valid_until,
+            tcb_evaluation_data_number=evaluation,
+            qe_identity_tcb_evaluation_data_number=qe_evaluation,
             source=source,
         )
 
@@ -268,6 +296,10 @@ class VerifiedQuote:
         The quoting enclave's own TCB status.
     platform_tcb_status
         The status of the platform's TCB level alone.
+    tcb_evaluation_data_number
+        The ``tcbEvaluationDataNumber`` of the TCB info that judged the platform.
+    qe_identity_tcb_evaluation_data_number
+        The ``tcbEvaluationDataNumber`` of the QE identity that judged the quoting enclave.
     """
 
     body: QuoteBody
@@ -276,6 +308,24 @@ class VerifiedQuote:
     fmspc: str
     qe_tcb_status: str
     platform_tcb_status: str
+    tcb_evaluation_data_number: int
+    qe_identity_tcb_evaluation_data_number: int
+
+    def extras(self) -> dict[str, str]:
+        """Return what the collateral judged, as claim extras.
+
+        ``fmspc``, ``qe_tcb_status``, ``platform_tcb_status``,
+        ``tcb_evaluation_data_number`` and ``qe_identity_tcb_evaluation_data_number``.
+        """
+        return {
+            "fmspc": self.fmspc,
+            "qe_tcb_status": self.qe_tcb_status,
+            "platform_tcb_status": self.platform_tcb_status,
+            "tcb_evaluation_data_number": str(self.tcb_evaluation_data_number),
+            "qe_identity_tcb_evaluation_data_number": str(
+                self.qe_identity_tcb_evaluation_data_number
+            ),
+        }
 
 
 # The first dcap-qvl message fragment that matches names the check that failed.
@@ -444,4 +494,6 @@ def verify_dcap_quote(
         fmspc=quote_fmspc,
         qe_tcb_status=str(result.get("qe_status", {}).get("status", "")),
         platform_tcb_status=str(result.get("platform_status", {}).get("status", "")),
+        tcb_evaluation_data_number=collateral.tcb_evaluation_data_number,
+        qe_identity_tcb_evaluation_data_number=collateral.qe_identity_tcb_evaluation_data_number,
     )

@@ -21,6 +21,15 @@ integers little-endian)::
                        XFAM (8) @128 | MRTD (48) @136 | MRCONFIGID (48) @184 | MROWNER (48) @232 |
                        MROWNERCONFIG (48) @280 | RTMR0..3 (48 each) @328 | REPORTDATA (64) @520
     TD report 1.5:     TD report 1.0 | TEE_TCB_SVN2 (16) @584 | MRSERVICETD (48) @600
+    after the body:    signature data length u32 | signature data (that many bytes)
+
+**Length.** A quote's length is fixed by its header (version, TEE type, v5 body size) and its
+signature data length, so nothing may follow an SGX quote's signature data. TDX quoting
+services may hand out the quote in a larger zero-filled buffer (the real TDX quote of the test
+vectors ends in 70 zero bytes), so a TDX quote may be followed by zero bytes, which carry
+nothing; any other byte after the signature data is refused as malformed. The raw bytes are
+still not an identity (the padding may vary, and an ECDSA signature has more than one valid
+encoding): identify evidence by what it authenticates, never by a hash of its bytes.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ __all__ = [
 SGX: Final = "SGX"
 TDX: Final = "TDX"
 HEADER_BYTES: Final = 48
+_SIGNATURE_LENGTH: Final = struct.Struct("<I")
 _TEE_TYPES: Final = {0x00: SGX, 0x81: TDX}
 _SGX_BODY_BYTES: Final = 384
 _TD10_BODY_BYTES: Final = 584
@@ -145,6 +155,29 @@ def _body_location(raw: bytes) -> tuple[str, int, int, int]:
     raise _malformed(f"quote version {version} is not supported (3, 4 and 5 are)")
 
 
+def _check_length(raw: bytes, signature_offset: int, *, zero_padding: bool) -> None:
+    """Refuse a quote truncated in its signature data, or followed by anything but padding."""
+    if len(raw) < signature_offset + _SIGNATURE_LENGTH.size:
+        raise _malformed(
+            f"it ends after {len(raw)} bytes, before its signature data length at byte "
+            f"{signature_offset}"
+        )
+    (signature_length,) = _SIGNATURE_LENGTH.unpack_from(raw, signature_offset)
+    end = signature_offset + _SIGNATURE_LENGTH.size + signature_length
+    if len(raw) < end:
+        raise _malformed(
+            f"its {signature_length}-byte signature data ends at byte {end}, after the "
+            f"quote's {len(raw)} bytes"
+        )
+    trailing = raw[end:]
+    if trailing and (any(trailing) or not zero_padding):
+        allowed = "nothing but zero padding" if zero_padding else "nothing"
+        raise _malformed(
+            f"{len(trailing)} bytes follow its signature data: a quote's length is fixed by "
+            f"its header and signature data length, so {allowed} may follow it"
+        )
+
+
 def parse_quote_body(raw: bytes) -> QuoteBody:
     """Read the report fields of a DCAP quote without checking any signature.
 
@@ -161,13 +194,15 @@ def parse_quote_body(raw: bytes) -> QuoteBody:
     Raises
     ------
     VerificationError
-        If the quote is too short or of an unsupported version or type.
+        If the quote is too short, of an unsupported version or type, or followed by
+        anything but zero padding (see the module docstring).
     """
     tee, version, offset, size = _body_location(raw)
     if len(raw) < offset + size:
         raise _malformed(
             f"its report body ends after {len(raw)} bytes, before byte {offset + size}"
         )
+    _check_length(raw, offset + size, zero_padding=tee == TDX)
     body = raw[offset : offset + size]
     layout: tuple[tuple[str, int, int], ...] = _SGX_FIELDS if tee == SGX else _TD10_FIELDS
     if size == _TD15_BODY_BYTES:

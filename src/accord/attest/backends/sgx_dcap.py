@@ -19,7 +19,8 @@ returns its claims: measurement = MRENCLAVE, signer = MRSIGNER, security version
 debug = the DEBUG attribute, the report data, the platform's TCB status and advisory ids, and
 as extras ``isv_prod_id``, ``cpu_svn``, ``attributes``, ``misc_select``, ``config_id``,
 ``config_svn``, ``isv_ext_prod_id``, ``isv_family_id``, ``quote_version``, ``fmspc``,
-``qe_tcb_status`` and ``platform_tcb_status``.
+``qe_tcb_status``, ``platform_tcb_status``, ``tcb_evaluation_data_number`` and
+``qe_identity_tcb_evaluation_data_number``.
 """
 
 from __future__ import annotations
@@ -162,9 +163,7 @@ def _sgx_claims(body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
     }
     extras["quote_version"] = str(body.version)
     if verified is not None:
-        extras["fmspc"] = verified.fmspc
-        extras["qe_tcb_status"] = verified.qe_tcb_status
-        extras["platform_tcb_status"] = verified.platform_tcb_status
+        extras.update(verified.extras())
     return Claims(
         backend="sgx-dcap",
         measurement=fields["mr_enclave"],

@@ -31,6 +31,7 @@ from typing import Final
 from uuid import UUID
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID
 
@@ -41,6 +42,7 @@ __all__ = [
     "ASK_GUID",
     "VCEK_GUID",
     "CertificateTable",
+    "check_readable",
     "is_ca",
     "load_certificate",
     "load_pem_certificates",
@@ -54,6 +56,55 @@ ARK_GUID: Final = UUID("c0b406a4-a803-4952-9743-3fb6014cd0ae")
 _NAMES: Final = {VCEK_GUID: "VCEK", ASK_GUID: "ASK", ARK_GUID: "ARK"}
 _ENTRY: Final = struct.Struct("<16sII")
 _PEM: Final = b"-----BEGIN"
+# What cryptography raises when it decodes a part of a certificate lazily, on first access.
+_UNREADABLE: Final = (
+    ValueError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
+
+
+def check_readable(certificate: x509.Certificate, what: str) -> x509.Certificate:
+    """Decode every part of ``certificate`` that verification reads, or refuse it.
+
+    cryptography decodes the issuer, subject, extensions and public key only when they are
+    first read, so a certificate that loaded can still hold a malformed name, a duplicate or
+    malformed extension, or a key of an unknown type. Reading them here, once, turns each of
+    those into a :class:`VerificationError` before any check relies on them.
+
+    Parameters
+    ----------
+    certificate
+        A certificate as loaded, not yet trusted.
+    what
+        The certificate, named for messages (e.g. ``"the ASK certificate"``).
+
+    Returns
+    -------
+    x509.Certificate
+        ``certificate``, whose parts now read without error.
+
+    Raises
+    ------
+    VerificationError
+        Naming the part that does not decode and the kind of error (never its bytes).
+    """
+    parts = (
+        ("issuer name", lambda: certificate.issuer),
+        ("subject name", lambda: certificate.subject),
+        ("extensions", lambda: certificate.extensions),
+        ("public key", certificate.public_key),
+    )
+    for part, read in parts:
+        try:
+            read()
+        except _UNREADABLE as exc:
+            raise VerificationError(
+                f"{what} cannot be parsed: malformed {part} ({type(exc).__name__})",
+                hint="Do not trust this evidence; fetch the certificates from AMD again.",
+            ) from None
+    return certificate
 
 
 def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
@@ -69,9 +120,22 @@ def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         try:
-            return x509.load_pem_x509_certificates(data)
+            certificates = x509.load_pem_x509_certificates(data)
         except ValueError as exc:
             raise VerificationError(f"the {what} PEM cannot be parsed: {exc}") from None
+        return [
+            check_readable(certificate, f"certificate {index} of the {what} PEM")
+            for index, certificate in enumerate(certificates, start=1)
+        ]
+
+
+def _load_der(data: bytes, what: str) -> x509.Certificate:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            return x509.load_der_x509_certificate(data)
+        except ValueError as exc:
+            raise VerificationError(f"the {what} certificate cannot be parsed: {exc}") from None
 
 
 def load_certificate(data: bytes, what: str) -> x509.Certificate:
@@ -87,7 +151,8 @@ def load_certificate(data: bytes, what: str) -> x509.Certificate:
     Raises
     ------
     VerificationError
-        If ``data`` is not exactly one well-formed certificate.
+        If ``data`` is not exactly one well-formed certificate, or a part of it does not
+        decode (see :func:`check_readable`).
     """
     if data.lstrip().startswith(_PEM):
         certificates = load_pem_certificates(data, what)
@@ -96,22 +161,27 @@ def load_certificate(data: bytes, what: str) -> x509.Certificate:
                 f"the {what} PEM holds {len(certificates)} certificates, not exactly one"
             )
         return certificates[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        try:
-            return x509.load_der_x509_certificate(data)
-        except ValueError as exc:
-            raise VerificationError(f"the {what} certificate cannot be parsed: {exc}") from None
+    return check_readable(_load_der(data, what), f"the {what} certificate")
 
 
 def is_ca(certificate: x509.Certificate) -> bool:
-    """Return whether the certificate's basic constraints make it a CA."""
+    """Return whether the certificate's basic constraints make it a CA.
+
+    Raises
+    ------
+    VerificationError
+        If its extensions do not decode (a duplicate or malformed extension).
+    """
     try:
         constraints = certificate.extensions.get_extension_for_oid(
             ExtensionOID.BASIC_CONSTRAINTS
         ).value
     except x509.ExtensionNotFound:
         return False
+    except _UNREADABLE as exc:
+        raise VerificationError(
+            f"the certificate's extensions are malformed ({type(exc).__name__})"
+        ) from None
     return isinstance(constraints, x509.BasicConstraints) and constraints.ca
 
 
@@ -228,7 +298,9 @@ def parse_aux_certificates(aux: bytes) -> CertificateTable:
         return _by_role(load_pem_certificates(aux, "SEV-SNP certificates"))
     if aux[:1] == b"\x30":  # a DER SEQUENCE; no table starts with a GUID beginning 0x30
         try:
-            return _by_role([load_certificate(aux, "SEV-SNP")])
+            certificate = _load_der(aux, "SEV-SNP")
         except VerificationError:
-            pass
+            certificate = None
+        if certificate is not None:
+            return _by_role([check_readable(certificate, "the SEV-SNP certificate")])
     return parse_certificate_table(aux)

@@ -11,7 +11,8 @@ judge the platform by its TCB status), debug = TDATTRIBUTES bit 0, the report da
 status and advisory ids, and as extras ``rtmr0`` .. ``rtmr3``, ``mr_seam``,
 ``mr_signer_seam``, ``mr_config_id``, ``mr_owner``, ``mr_owner_config``, ``td_attributes``,
 ``seam_attributes``, ``xfam``, ``tee_tcb_svn`` (and ``tee_tcb_svn2``, ``mr_service_td`` for
-TD report 1.5), ``quote_version``, ``fmspc``, ``qe_tcb_status`` and ``platform_tcb_status``.
+TD report 1.5), ``quote_version``, ``fmspc``, ``qe_tcb_status``, ``platform_tcb_status``,
+``tcb_evaluation_data_number`` and ``qe_identity_tcb_evaluation_data_number``.
 """
 
 from __future__ import annotations
@@ -85,9 +86,7 @@ def _tdx_claims(body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
     extras = {name: value for name, value in body.fields.items() if name != _MEASUREMENT_FIELD}
     extras["quote_version"] = str(body.version)
     if verified is not None:
-        extras["fmspc"] = verified.fmspc
-        extras["qe_tcb_status"] = verified.qe_tcb_status
-        extras["platform_tcb_status"] = verified.platform_tcb_status
+        extras.update(verified.extras())
     return Claims(
         backend="tdx",
         measurement=body.fields[_MEASUREMENT_FIELD],
