@@ -21,10 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NoReturn
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
 from accord.attest.binding import SessionPublicKeys
+from accord.crypto.certificates import self_signed_tls_certificate
 from accord.crypto.keyrelease import HpkePrivateKey, open_key_release
 from accord.crypto.keys import DataKey, SecretKeyAccess, SigningKey, TlsPrivateKey, VerifyKey
 from accord.enclave.keystore import SessionKeyStore
@@ -308,37 +309,10 @@ def _self_signed_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, server_name),
         ]
     )
-    public_key = tls_key.public_key
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(issued_at - CLOCK_SKEW_ALLOWANCE)
-        .not_valid_after(issued_at + lifetime)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(tls_key.sign_certificate_with(), hashes.SHA256())
+    return self_signed_tls_certificate(
+        tls_key,
+        subject=name,
+        dns_names=[server_name],
+        not_before=issued_at - CLOCK_SKEW_ALLOWANCE,
+        not_after=issued_at + lifetime,
     )

@@ -14,10 +14,11 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from accord.crypto.certificates import self_signed_tls_certificate
 from accord.crypto.keys import TlsPrivateKey
 from accord.errors import ConfigurationError, VerificationError
 
@@ -73,43 +74,13 @@ def issue_party_certificate(
     x509.Certificate
         The signed certificate.
     """
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(tls_key.public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + dt.timedelta(days=valid_days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(name), x509.UniformResourceIdentifier(party_uri(name))]
-            ),
-            critical=False,
-        )
-        .sign(tls_key.sign_certificate_with(), hashes.SHA256())
+    return self_signed_tls_certificate(
+        tls_key,
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
+        dns_names=[name],
+        uris=[party_uri(name)],
+        not_before=now - CLOCK_SKEW,
+        not_after=now + dt.timedelta(days=valid_days),
     )
 
 

@@ -14,9 +14,10 @@ import hmac
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
+from accord.crypto.certificates import self_signed_tls_certificate
 from accord.crypto.keys import TlsPrivateKey
 from accord.errors import UsageError, VerificationError
 
@@ -194,37 +195,11 @@ def self_signed_server_certificate(
         raise UsageError("the certificate clock must be timezone-aware")
     if valid_days < 1:
         raise UsageError(f"a certificate must be valid for at least 1 day, got {valid_days}")
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name)])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(tls_key.public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _CLOCK_SKEW)
-        .not_valid_after(now + dt.timedelta(days=valid_days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .sign(tls_key.sign_certificate_with(), hashes.SHA256())
+    certificate = self_signed_tls_certificate(
+        tls_key,
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name)]),
+        dns_names=[server_name],
+        not_before=now - _CLOCK_SKEW,
+        not_after=now + dt.timedelta(days=valid_days),
     )
     return pem_encoding(certificate)
