@@ -53,7 +53,7 @@ attest.register(app)
 demo.register(app)
 node.register(app)
 orchestrator.register(app)
-runtime.register(app)
+runtime.register(app, attest_group=attest.app)
 
 
 def report_error(error: AccordError, console: Console | None = None) -> None:

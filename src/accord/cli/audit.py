@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from accord.agreement.display import escape_unsafe
 from accord.cli.common import make_console
 from accord.cli.connection import (
     AgreementOption,
@@ -24,6 +25,7 @@ from accord.cli.connection import (
     PartyOption,
     TimeoutOption,
     open_client,
+    report_unattested,
     selected_nodes,
 )
 from accord.client import NodeAudit
@@ -51,7 +53,7 @@ def audit_table(logs: list[NodeAudit]) -> Table:
                 entry.command.operation,
                 escape(entry.command.proposer),
                 ", ".join(escape(a.party) for a in entry.approvals) or "-",
-                escape(status),
+                escape(escape_unsafe(status)),
                 outputs or "-",
             )
     return table
@@ -73,20 +75,29 @@ def audit(
     orchestrator_cert: OrchestratorCertOption = None,
     timeout: TimeoutOption = DEFAULT_CALL_TIMEOUT,
 ) -> None:
-    """Fetch and verify each node's audit log; exit with status 1 on any failure."""
+    """Fetch and verify each node's audit log; exit with status 1 on any failure.
+
+    A node that cannot be attested is reported and counts as a failure: its log cannot be
+    checked.
+    """
     options = Connection(orchestrator, agreement, party, orchestrator_cert, timeout)
     console = make_console()
     errors = make_console(stderr=True)
     failed = False
     with open_client(options) as client:
         verified_nodes = client.attest(selected_nodes(node))
+        report_unattested(client)
+        failed = bool(client.attestation_failures)  # their logs could not be checked
         logs: list[NodeAudit] = []
         for node_id in verified_nodes:
             try:
                 log = client.audit(verify=verify, node_ids=[node_id])[node_id]
             except AccordError as error:
                 failed = True
-                errors.print(f"[bold red]FAILED[/] node {escape(node_id)}: {escape(error.message)}")
+                errors.print(
+                    f"[bold red]FAILED[/] node {escape(node_id)}: "
+                    f"{escape(escape_unsafe(error.message))}"
+                )
                 continue
             logs.append(log)
             state = "verified" if log.verified else "NOT verified"

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Annotated, Final, TypeVar
 
 import typer
+from rich.markup import escape
 
-from accord.cli.common import open_party
+from accord.agreement.display import escape_unsafe
+from accord.cli.common import make_console, open_party
 from accord.client import Client, connect
-from accord.errors import UsageError
+from accord.errors import UsageError, VerificationError
 from accord.transport import DEFAULT_CALL_TIMEOUT
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "PartyOption",
     "TimeoutOption",
     "open_client",
+    "report_unattested",
     "selected_nodes",
 ]
 
@@ -154,3 +157,22 @@ def open_client(options: Connection) -> Iterator[Client]:
 def selected_nodes(nodes: Sequence[str] | None) -> list[str] | None:
     """Return the ``--node`` values, or None for every node."""
     return list(nodes) if nodes else None
+
+
+def report_unattested(client: Client) -> bool:
+    """Print, on standard error, each node the client's last attestation left out, and why.
+
+    Returns
+    -------
+    bool
+        Whether a node's evidence or TLS key failed verification (not merely out of reach):
+        a security event that commands should report with a failing exit status.
+    """
+    failures = client.attestation_failures
+    console = make_console(stderr=True)
+    for node_id, error in failures.items():
+        console.print(
+            f"[bold yellow]not attested[/] node {escape(escape_unsafe(node_id))}: "
+            f"{escape(escape_unsafe(error.message))}"
+        )
+    return any(isinstance(error, VerificationError) for error in failures.values())

@@ -3,6 +3,13 @@
 ``approve`` always prints the full command (every field, as the signature approves it) before
 it asks for confirmation; ``--yes`` skips the question, never the printout. Without a
 terminal and without ``--yes`` it refuses rather than sign unseen.
+
+``approve`` and ``status`` print what the (untrusted) orchestrator says about a proposal
+first (its state, checked to be a proposal state; rejections and errors with every control
+character escaped), then a separator line, then the command last, rendered only from the
+command whose digest is the proposal id. Nothing the orchestrator supplies comes after the
+command, so it cannot redraw or hide it. ``approve`` attests only the nodes whose sessions
+the command names.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from accord._internal.files import write_atomically
+from accord.agreement.display import escape_unsafe
 from accord.cli.common import make_console
 from accord.cli.connection import (
     AgreementOption,
@@ -101,7 +109,7 @@ def _summary_table(proposals: list[Proposal]) -> Table:
         table.add_row(
             proposal.proposal_id,
             command.operation,
-            escape(command.proposer),
+            escape(escape_unsafe(command.proposer)),
             proposal.state,
             ", ".join(proposal.approvers) or "-",
             command.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -144,7 +152,12 @@ def status(
         if proposal_id is None:
             console.print(_summary_table(client.proposals()))
         else:
-            console.print(client.show(proposal_id), markup=False)
+            _print_proposal(client.proposal(proposal_id))
+
+
+def _print_proposal(proposal: Proposal) -> None:
+    """Print the orchestrator's claims, a separator, and the verified command last."""
+    typer.echo(proposal.describe())
 
 
 def approve(
@@ -160,14 +173,16 @@ def approve(
 ) -> None:
     """Print a proposal's full command, ask, then sign it.
 
-    The nodes are attested first: a command naming an enclave session you have not just
-    verified, for another agreement, or expired, is refused before anything is signed.
+    The nodes running the command's sessions are attested first: a command naming an
+    enclave session you have not just verified, for another agreement, or expired, is
+    refused before anything is signed.
     """
     options = Connection(orchestrator, agreement, party, orchestrator_cert, timeout)
     with open_client(options) as client:
-        client.attest()
+        shown = client.proposal(proposal_id)
+        client.attest_sessions(shown.command.session_ids)
+        _print_proposal(shown)
         console = make_console()
-        console.print(client.show(proposal_id), markup=False)
         if not yes:
             if not sys.stdin.isatty():
                 raise UsageError(
@@ -176,7 +191,7 @@ def approve(
                 )
             if not typer.confirm(f"Sign this command as {client.party}?", default=False):
                 raise ApprovalError(f"{client.party} did not approve {proposal_id[:16]}..")
-        proposal = client.approve(proposal_id)
+        proposal = client.approve(shown.proposal_id)
         console.print(
             f"{client.party} approved {proposal.proposal_id}: {proposal.state} ({proposal.rule})",
             markup=False,

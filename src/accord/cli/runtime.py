@@ -1,4 +1,4 @@
-"""The runtime commands of a party: ``accord attest``, ``provision`` and ``upload``.
+"""The runtime commands of a party: ``accord attest nodes``, ``provision`` and ``upload``.
 
 :func:`register` also adds the proposal commands (:mod:`accord.cli.proposals`: ``propose``,
 ``pending``, ``status``, ``approve``, ``reject``, ``wait``) and ``accord audit``
@@ -29,6 +29,7 @@ from accord.cli.connection import (
     PartyOption,
     TimeoutOption,
     open_client,
+    report_unattested,
     selected_nodes,
 )
 from accord.transport import DEFAULT_CALL_TIMEOUT
@@ -44,10 +45,16 @@ def attest(
     orchestrator_cert: OrchestratorCertOption = None,
     timeout: TimeoutOption = DEFAULT_CALL_TIMEOUT,
 ) -> None:
-    """Verify every enclave node's evidence against the agreement and show what it proves."""
+    """Verify every enclave node's evidence against the agreement and show what it proves.
+
+    Nodes that cannot be attested are listed on standard error; the exit status is 1 if a
+    node's evidence failed verification (a node that is only out of reach does not fail
+    the command unless no node could be attested).
+    """
     options = Connection(orchestrator, agreement, party, orchestrator_cert, timeout)
     with open_client(options) as client:
         verified = client.attest(selected_nodes(node))
+        untrusted = report_unattested(client)
         table = Table("node", "session", "backend", "measurement", "debug")
         for node_id, enclave in verified.items():
             claims = enclave.evidence.claims
@@ -59,6 +66,8 @@ def attest(
                 "yes" if claims.debug else "no",
             )
         make_console().print(table)
+    if untrusted:
+        raise typer.Exit(code=1)
 
 
 def provision(
@@ -73,6 +82,7 @@ def provision(
     options = Connection(orchestrator, agreement, party, orchestrator_cert, timeout)
     with open_client(options) as client:
         client.attest(selected_nodes(node))
+        report_unattested(client)
         accepted = client.provision()
         console = make_console()
         for node_id, key_id in accepted.items():
@@ -99,13 +109,14 @@ def upload(
         typer.echo(client.upload(path))
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, *, attest_group: typer.Typer) -> None:
     """Add every runtime command of a party to ``app``.
 
-    ``attest``, ``provision``, ``upload``, ``propose``, ``pending``, ``status``,
-    ``approve``, ``reject``, ``wait`` and ``audit``.
+    ``attest nodes`` (in the ``attest`` group, beside ``attest verify``), ``provision``,
+    ``upload``, ``propose``, ``pending``, ``status``, ``approve``, ``reject``, ``wait`` and
+    ``audit``.
     """
-    app.command("attest")(attest)
+    attest_group.command("nodes")(attest)
     app.command("provision")(provision)
     app.command("upload")(upload)
     proposals.register(app)

@@ -18,23 +18,26 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import grpc
 
+from accord.agreement.display import escape_unsafe
 from accord.agreement.signing import SignedAgreement
 from accord.attest import BackendVerifier
 from accord.client.attestation import VerifiedEnclave, new_nonce, verify_enclave
 from accord.client.errors import SessionChangedError
-from accord.errors import TransportError
+from accord.errors import AccordError, TransportError, VerificationError
 from accord.transport import (
     call,
     check_attested_tls_key,
     fetch_unverified_server_certificate,
     pinned_channel,
+    split_address,
 )
 from accord.v1 import node_pb2, node_pb2_grpc, orchestrator_pb2
 
@@ -43,6 +46,9 @@ __all__ = ["AttestedNode", "NodeInfo", "NodeStatus", "attest_node"]
 _log = logging.getLogger("accord.client")
 
 _Response = TypeVar("_Response")
+
+_NODE_ID: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+_MAX_STATE_CHARS: Final = 32
 
 
 @dataclass(frozen=True)
@@ -71,14 +77,44 @@ class NodeInfo:
 
     @classmethod
     def from_message(cls, message: orchestrator_pb2.NodeInfo) -> NodeInfo:
-        """Read a ``NodeInfo`` message."""
+        """Read a ``NodeInfo`` message from the (untrusted) orchestrator.
+
+        Raises
+        ------
+        VerificationError
+            If the node id is not a node id (lower-case letters, digits, ``_.-``; at most
+            63 characters) or the address is not ``host:port``: such a listing is not used.
+        """
+        node_id, address = message.node_id, message.address
+        if not _NODE_ID.fullmatch(node_id):
+            raise VerificationError(
+                f"the orchestrator lists a node with id {escape_unsafe(node_id[:80])!r}, which "
+                "is not a node id (lower-case letters, digits, '_.-'; at most 63 characters)",
+                hint="Do not rely on this orchestrator's node list; tell its operator.",
+            )
+        if not _is_address(address):
+            raise VerificationError(
+                f"the orchestrator lists node {node_id} at {escape_unsafe(address[:80])!r}, "
+                "which is not HOST:PORT",
+                hint="Do not rely on this orchestrator's node list; tell its operator.",
+            )
         return cls(
-            node_id=message.node_id,
-            address=message.address,
-            session_id=message.session_id,
-            state=message.state,
+            node_id=node_id,
+            address=address,
+            session_id=escape_unsafe(message.session_id[:64]),
+            state=escape_unsafe(message.state[:_MAX_STATE_CHARS]),
             next_sequence=message.next_sequence,
         )
+
+
+def _is_address(address: str) -> bool:
+    if not (address.isascii() and address.isprintable()) or " " in address:
+        return False
+    try:
+        split_address(address)
+    except AccordError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -268,7 +304,12 @@ def attest_node(
         If the node cannot be reached in time.
     """
     peer = f"node {node_id} ({address})"
-    certificate = fetch_unverified_server_certificate(address, timeout=timeout)
+    try:
+        certificate = fetch_unverified_server_certificate(address, timeout=timeout)
+    except TransportError as error:
+        raise TransportError(
+            f"{peer} cannot be attested: {error.message}", hint=error.hint
+        ) from None
     channel = pinned_channel(address, certificate)
     try:
         nonce = new_nonce()

@@ -3,7 +3,13 @@
 The orchestrator is not trusted, so a :class:`Proposal` is built only from what a party can
 check itself: the command bytes must hash to the proposal id, and only approvals whose
 signatures verify with the agreement's keys are listed as approvals. What the orchestrator
-says about state and errors is shown as its claim.
+says about state and errors is shown as its claim: the state must be one of
+:data:`PROPOSAL_STATES`, and every other text it supplies (error, rejecting parties and their
+reasons) is cut to a bounded length and has its control and invisible characters written as
+visible escapes (:func:`accord.agreement.display.escape_unsafe`), so it can neither move the
+terminal's cursor nor disguise the command. :meth:`Proposal.describe` shows those claims
+first and the command, rendered only from the verified :class:`~accord.enclave.commands.Command`,
+last.
 
 :func:`check_approvable` is what :meth:`accord.client.Client.approve` runs before signing:
 the command must be for this agreement, name only enclave sessions that this client
@@ -16,7 +22,9 @@ import hmac
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
+from accord.agreement.display import escape_unsafe
 from accord.agreement.signing import SignedAgreement
 from accord.client.nodes import NodeStatus
 from accord.crypto.keys import VerifyKey
@@ -26,7 +34,10 @@ from accord.errors import ApprovalError, KeyMaterialError, UsageError, Verificat
 from accord.v1 import common_pb2, orchestrator_pb2
 
 __all__ = [
+    "COMMAND_SEPARATOR",
     "FINAL_STATES",
+    "MAX_CLAIM_CHARS",
+    "PROPOSAL_STATES",
     "Proposal",
     "check_approvable",
     "common_sequence",
@@ -34,8 +45,21 @@ __all__ = [
     "require_provisioned",
 ]
 
-FINAL_STATES = frozenset({"executed", "failed", "rejected", "expired"})
+PROPOSAL_STATES: Final = ("pending", "executing", "executed", "failed", "rejected", "expired")
+"""Every state a proposal can be in; an orchestrator that reports another is refused."""
+
+FINAL_STATES: Final = frozenset({"executed", "failed", "rejected", "expired"})
 """Proposal states that never change again."""
+
+MAX_CLAIM_CHARS: Final = 2000
+"""The most characters kept of one text the orchestrator supplies (error, reason)."""
+
+COMMAND_SEPARATOR: Final = (
+    "---- the command (its digest is the proposal id; a signature approves exactly this) ----"
+)
+"""The line :meth:`Proposal.describe` puts between the orchestrator's claims and the command."""
+
+_MAX_NAME_CHARS: Final = 64
 
 
 @dataclass(frozen=True)
@@ -53,12 +77,11 @@ class Proposal:
     approvals
         Those parties' approvals (one each), as they can be relayed to a node.
     state
-        The orchestrator's word: ``pending``, ``executing``, ``executed``, ``failed``,
-        ``rejected`` or ``expired``.
+        The orchestrator's word, one of :data:`PROPOSAL_STATES`.
     error
-        The orchestrator's error text, or ``""``.
+        The orchestrator's error text, or ``""`` (escaped and bounded, see the module).
     rejections
-        ``(party, reason)`` pairs, as the orchestrator reports them.
+        ``(party, reason)`` pairs, as the orchestrator reports them (escaped and bounded).
     rule
         What the operation's rule needs, in words, and which approvals it has.
     rule_met
@@ -89,18 +112,31 @@ class Proposal:
     def __str__(self) -> str:
         return self.describe()
 
-    def describe(self) -> str:
-        """Return the full command followed by the proposal's state and approvals."""
+    def describe_status(self) -> str:
+        """Return the proposal's state, verified approvals, rule, rejections and error.
+
+        State, rejections and error are the orchestrator's claims (checked and escaped);
+        approvals and the rule come from signatures this party verified.
+        """
         lines = [
-            self.command.describe(),
-            f"  state:       {self.state}",
-            f"  approvals:   {', '.join(self.approvers) or '(none)'}",
+            f"proposal {self.proposal_id}",
+            f"  state:       {self.state} (as the orchestrator reports it)",
+            f"  approvals:   {', '.join(self.approvers) or '(none)'} (signatures verified)",
             f"  rule:        {self.rule}",
         ]
         lines.extend(f"  rejected by: {party}: {reason!r}" for party, reason in self.rejections)
         if self.error:
             lines.append(f"  error:       {self.error}")
         return "\n".join(lines)
+
+    def describe(self) -> str:
+        """Return the proposal's status, then :data:`COMMAND_SEPARATOR`, then the full command.
+
+        The command comes last and only from the verified
+        :class:`~accord.enclave.commands.Command`, so nothing the orchestrator supplies is
+        printed after it.
+        """
+        return "\n".join((self.describe_status(), COMMAND_SEPARATOR, self.command.describe()))
 
 
 def parse_proposal(
@@ -129,7 +165,8 @@ def parse_proposal(
     ------
     VerificationError
         If the command is malformed or its digest is not the proposal id (the orchestrator
-        served another command than the one asked for).
+        served another command than the one asked for), or the state is not one of
+        :data:`PROPOSAL_STATES`.
     """
     command = Command.from_bytes(bytes(view.command))
     for claimed in (view.proposal_id, expected_id):
@@ -139,6 +176,13 @@ def parse_proposal(
                 f"digest is {command.digest[:16]}..: it is not the proposed command",
                 hint="Do not approve it; report the orchestrator to the other parties.",
             )
+    if view.state not in PROPOSAL_STATES:
+        raise VerificationError(
+            f"the orchestrator reports proposal {command.digest[:16]}.. in state "
+            f"{_claim(view.state, _MAX_NAME_CHARS)!r}, which is not a proposal state "
+            f"({', '.join(PROPOSAL_STATES)})",
+            hint="Do not act on what this orchestrator reports; tell the other parties.",
+        )
     verified = _verified_approvals(command, view.approvals, agreement.party_keys)
     approvers = sorted(verified)
     rule = agreement.rule_for(command.operation)
@@ -148,11 +192,20 @@ def parse_proposal(
         approvers=tuple(approvers),
         approvals=tuple(verified[name] for name in approvers),
         state=view.state,
-        error=view.error,
-        rejections=tuple((r.party, r.reason) for r in view.rejections),
+        error=_claim(view.error, MAX_CLAIM_CHARS),
+        rejections=tuple(
+            (_claim(r.party, _MAX_NAME_CHARS), _claim(r.reason, MAX_CLAIM_CHARS))
+            for r in view.rejections
+        ),
         rule=rule.explain(approvers),
         rule_met=rule.is_satisfied_by(approvers),
     )
+
+
+def _claim(text: str, limit: int) -> str:
+    """Return orchestrator-supplied ``text`` escaped and cut to ``limit`` characters."""
+    shown = escape_unsafe(text[:limit])
+    return shown if len(text) <= limit else f"{shown}... ({len(text) - limit} more characters)"
 
 
 def _verified_approvals(

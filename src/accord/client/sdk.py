@@ -11,16 +11,16 @@ client attested. Re-attestation is explicit: a node that restarted raises
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from accord.agreement.signing import SignedAgreement, load_signed_agreement
+from accord.agreement.signing import SignedAgreement
 from accord.attest import BackendVerifier
 from accord.client.attestation import VerifiedEnclave, release_data_key
 from accord.client.audit import NodeAudit, fetch_audit
-from accord.client.nodes import NodeInfo, attest_node
+from accord.client.nodes import AttestedNode, NodeInfo, attest_node
 from accord.client.outcomes import raise_for_final_state, wait_until_final
 from accord.client.proposals import (
     Proposal,
@@ -31,100 +31,22 @@ from accord.client.proposals import (
 )
 from accord.client.registry import AttestedSessions
 from accord.client.results import Result, verify_results
-from accord.client.session import open_orchestrator_channel, require_party
+from accord.client.session import CLIENT_TOKEN, connect
 from accord.client.uploads import upload_sealed_file
 from accord.enclave.commands import Command, sign_command, sign_rejection
 from accord.enclave.consensus import check_recipients
-from accord.errors import UsageError
+from accord.errors import AccordError, UsageError
 from accord.party import PartyIdentity
-from accord.transport import DEFAULT_CALL_TIMEOUT, call
+from accord.transport import call
 from accord.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
-__all__ = ["DEFAULT_TTL", "DEFAULT_WAIT_TIMEOUT", "Client", "connect"]
+__all__ = ["DEFAULT_TTL", "DEFAULT_WAIT_TIMEOUT", "Client", "connect"]  # connect: from .session
 
 DEFAULT_TTL: Final = timedelta(minutes=30)
 """How long a proposal waits for approvals by default."""
 
 DEFAULT_WAIT_TIMEOUT: Final = 300.0
 """Seconds :meth:`Client.wait` waits by default."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def connect(
-    orchestrator: str,
-    agreement: Path | SignedAgreement,
-    party: Path | PartyIdentity,
-    *,
-    orchestrator_certificate: Path | bytes,
-    timeout: float = DEFAULT_CALL_TIMEOUT,
-    passphrase: str | None = None,
-    backends: Mapping[str, BackendVerifier] | None = None,
-    now: Callable[[], datetime] = _utc_now,
-) -> Client:
-    """Connect a party to a collaboration's orchestrator (mutual TLS; no call is made yet).
-
-    Parameters
-    ----------
-    orchestrator
-        ``host:port`` of the orchestrator.
-    agreement
-        The signed agreement (a file, or already loaded).
-    party
-        The party's directory (``accord party init``) or its loaded identity.
-    orchestrator_certificate
-        The orchestrator's TLS certificate (PEM file or bytes), received out of band: the
-        only certificate the connection trusts.
-    timeout
-        Deadline in seconds of each network call.
-    passphrase
-        The passphrase of a protected party key (when ``party`` is a directory).
-    backends
-        Attestation backend verifiers by name (hardware quote verifiers); Accord's
-        defaults when None. The agreement's own policy always applies.
-    now
-        The clock (timezone-aware), for command times and expiry checks.
-
-    Returns
-    -------
-    Client
-        The connected client; close it (or use it as a context manager).
-
-    Raises
-    ------
-    KeyMaterialError
-        If the party is not the one the agreement lists under its name (signing key or TLS
-        certificate differ), or its key cannot be opened.
-    UsageError
-        If a file is missing, the address is malformed or the timeout is not positive.
-    """
-    if not timeout > 0:
-        raise UsageError(f"the call timeout must be a positive number of seconds, not {timeout}")
-    signed = (
-        agreement if isinstance(agreement, SignedAgreement) else load_signed_agreement(agreement)
-    )
-    identity = (
-        party
-        if isinstance(party, PartyIdentity)
-        else PartyIdentity.load(Path(party), passphrase=passphrase)
-    )
-    require_party(identity, signed)
-    channel = open_orchestrator_channel(orchestrator, orchestrator_certificate, identity)
-    return Client(
-        _token=_CLIENT_TOKEN,
-        orchestrator=orchestrator,
-        channel=channel,
-        agreement=signed,
-        identity=identity,
-        timeout=timeout,
-        backends=backends,
-        now=now,
-    )
-
-
-_CLIENT_TOKEN: Final = object()
 
 
 class Client:
@@ -146,7 +68,7 @@ class Client:
         backends: Mapping[str, BackendVerifier] | None,
         now: Callable[[], datetime],
     ) -> None:
-        if _token is not _CLIENT_TOKEN:
+        if _token is not CLIENT_TOKEN:
             raise UsageError("make a Client with accord.connect(...)")
         self._address = orchestrator
         self._peer = f"orchestrator {orchestrator}"
@@ -212,8 +134,19 @@ class Client:
         answer = self._call(self._stub.ListNodes, orchestrator_pb2.ListNodesRequest())
         return [NodeInfo.from_message(node) for node in answer.nodes]
 
+    @property
+    def attestation_failures(self) -> Mapping[str, AccordError]:
+        """Why each node that the last :meth:`attest` could not attest failed, by node id."""
+        return self._nodes.failures
+
     def attest(self, node_ids: Iterable[str] | None = None) -> dict[str, VerifiedEnclave]:
         """Attest nodes directly and pin their TLS keys; replaces earlier attestations.
+
+        Nodes are attested in parallel. With ``node_ids`` every named node must be
+        attested. Without, every node the orchestrator lists is tried and the call fails
+        only if none can be: the others are logged and listed in
+        :attr:`attestation_failures`, and are not used (a command naming their sessions is
+        refused by :meth:`approve`).
 
         Parameters
         ----------
@@ -223,17 +156,17 @@ class Client:
         Returns
         -------
         dict[str, VerifiedEnclave]
-            The verified evidence of each node.
+            The verified evidence of each attested node.
 
         Raises
         ------
         VerificationError
-            If a node's evidence fails the agreement's enclave policy or its TLS key is not
-            the attested one.
+            If a named node's (or, by default, every node's) evidence fails the
+            agreement's enclave policy or its TLS key is not the attested one.
         TransportError
-            If a node cannot be reached in time.
+            If a named node (or, by default, every node) cannot be reached in time.
         UsageError
-            If a requested node is unknown.
+            If a requested node is unknown, or the orchestrator lists none.
         """
         listed = {node.node_id: node for node in self.nodes()}
         wanted = list(listed) if node_ids is None else list(node_ids)
@@ -243,21 +176,31 @@ class Client:
                 f"the orchestrator lists no node {unknown[0]!r}; nodes: "
                 f"{', '.join(sorted(listed)) or 'none'}"
             )
-        if not wanted:
-            raise UsageError("the orchestrator lists no enclave nodes to attest")
-        evidence: dict[str, VerifiedEnclave] = {}
-        for node_id in wanted:
-            node = attest_node(
-                node_id,
-                listed[node_id].address,
-                agreement=self._agreement,
-                timeout=self._timeout,
-                backends=self._backends,
-                now=self._now,
-            )
-            self._nodes.replace(node)
-            evidence[node_id] = node.evidence
-        return evidence
+        chosen = [listed[node_id] for node_id in wanted]
+        return self._nodes.attest(chosen, self._attest_one, strict=node_ids is not None)
+
+    def attest_sessions(self, session_ids: Iterable[str]) -> dict[str, VerifiedEnclave]:
+        """Attest the nodes that the orchestrator lists with these sessions (what approving needs).
+
+        If the orchestrator lists no node for one of the sessions, every listed node is
+        tried instead. Fails only if no node can be attested (see :meth:`attest`).
+        """
+        wanted = set(session_ids)
+        listed = self.nodes()
+        chosen = [node for node in listed if node.session_id in wanted]
+        if {node.session_id for node in chosen} != wanted:
+            chosen = listed
+        return self._nodes.attest(chosen, self._attest_one, strict=False)
+
+    def _attest_one(self, node: NodeInfo) -> AttestedNode:
+        return attest_node(
+            node.node_id,
+            node.address,
+            agreement=self._agreement,
+            timeout=self._timeout,
+            backends=self._backends,
+            now=self._now,
+        )
 
     def provision(self, node_ids: Iterable[str] | None = None) -> dict[str, str]:
         """Release this party's data key to attested nodes (all attested nodes by default).
@@ -387,7 +330,10 @@ class Client:
         ]
 
     def show(self, proposal_id: str) -> str:
-        """Return the full human-readable proposal: every field of the command, and its state."""
+        """Return the full human-readable proposal: its state (escaped), then the command last.
+
+        See :meth:`Proposal.describe`: nothing the orchestrator supplies follows the command.
+        """
         return self.proposal(proposal_id).describe()
 
     def approve(self, proposal_id: str) -> Proposal:
@@ -490,13 +436,17 @@ class Client:
             timeout=timeout,
         )
         raise_for_final_state(proposal, view.results, attested=self._nodes.by_session)
-        return verify_results(
+        result = verify_results(
             proposal.command,
             view.results,
             attested=self._nodes.by_session,
             party=self.party,
             data_key=self._identity.data_key,
         )
+        for outcome in result.nodes:
+            receipt = outcome.receipt
+            self._nodes.note_receipt(outcome.session_id, receipt.audit_index, receipt.audit_hash)
+        return result
 
     # -- audit ---------------------------------------------------------------------------
 
@@ -504,6 +454,9 @@ class Client:
         self, *, verify: bool = True, node_ids: Iterable[str] | None = None
     ) -> dict[str, NodeAudit]:
         """Fetch each attested node's audit log over its pinned channel and verify it.
+
+        A log that does not hold every entry named by a receipt this client verified (in
+        :meth:`wait`) is refused, even with ``verify=False``.
 
         Parameters
         ----------
@@ -521,13 +474,18 @@ class Client:
         Raises
         ------
         VerificationError
-            If a log fails verification (naming the entry and the problem).
+            If a log fails verification (naming the entry and the problem), or is shorter
+            than a verified receipt proves (naming the missing index).
         SessionChangedError
             If a node restarted since it was attested.
         """
         return {
             node.node_id: fetch_audit(
-                node, agreement=self._agreement, timeout=self._timeout, verify=verify
+                node,
+                agreement=self._agreement,
+                timeout=self._timeout,
+                verify=verify,
+                receipts=self._nodes.receipts(node.session_id),
             )
             for node in self._nodes.select(node_ids)
         }

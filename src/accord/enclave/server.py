@@ -6,25 +6,30 @@ parsed, every refusal ends the call through :func:`accord.transport.abort_with` 
 raises the same :class:`~accord.errors.AccordError` class with the same message), and a
 failure that is not an Accord error is reported as "internal error" naming only its class.
 
-============  ========================================================================
-RPC           what the node does
-============  ========================================================================
-Attest        evidence binding the session's public keys to the caller's nonce
-              (16 to 64 bytes)
-ProvisionKey  checks a party's signed key release (at most 16 KiB) and keeps the data
-              key in memory for the session
-PutBlob       streams a ciphertext blob (chunks of at most 1 MiB) into the blob store,
-              refused unless it hashes to the blob id of the first chunk
-HasBlob       whether the node holds a blob
-Execute       one command at a time: the command gate (approvals, sequence, expiry,
-              recipients), the executor, the audit log, a signed receipt. A refused
-              command changes nothing and the call fails with the reason; a command that
-              was admitted and then failed consumes its sequence number and returns a
-              receipt with status "failed" and the reason
-GetAuditLog   signed entries from an index, at most 1,000 or 4 MiB per call (ask again
-              from the next index for more)
-GetStatus     session id, agreement digest, next sequence, provisioned key ids, backend
-============  ========================================================================
+=============  ========================================================================
+RPC            what the node does
+=============  ========================================================================
+Attest         evidence binding the session's public keys to the caller's nonce
+               (16 to 64 bytes)
+ProvisionKey   checks a party's signed key release (at most 16 KiB) and keeps the data
+               key in memory for the session
+PutBlob        streams a ciphertext blob (chunks of at most 1 MiB) into the blob store,
+               refused unless it hashes to the blob id of the first chunk; a few
+               uploads at once, each ended when it pauses too long, within a per-session
+               quota (:mod:`accord.enclave.uploads`)
+HasBlob        whether the node holds a blob
+Execute        one command at a time: the command gate (approvals, sequence, expiry,
+               recipients), the executor, the audit log, a signed receipt. A refused
+               command changes nothing and the call fails with the reason; a command that
+               was admitted and then failed consumes its sequence number and returns a
+               receipt with status "failed" and the reason
+GetAuditLog    signed entries from an index, at most 1,000 or 4 MiB per call (ask again
+               from the next index for more)
+GetStatus      session id, agreement digest, next sequence, provisioned key ids, backend
+GetFederation  node to node: this node's signed offer and state for a command it runs with
+               other nodes (:mod:`accord.workloads.xgboost.federation`)
+GetProgress    the training rounds of a model from a start round on (canonical JSON)
+=============  ========================================================================
 
 :func:`start_node` creates a session for a signed agreement and serves it on a TLS port whose
 key is the session's attested TLS key, with gRPC health checking; :func:`serve` runs a node
@@ -36,13 +41,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import os
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,11 +62,12 @@ from accord.attest.quoter import Quoter
 from accord.crypto.keyrelease import MAX_KEY_RELEASE_BYTES
 from accord.crypto.keys import SECRET_KEY_ACCESS
 from accord.enclave.attestation import attest_session
-from accord.enclave.blobs import DEFAULT_MAX_BLOB_BYTES, BlobStore, check_blob_id
+from accord.enclave.blobs import DEFAULT_MAX_BLOB_BYTES, BlobStore
 from accord.enclave.commands import MAX_COMMAND_BYTES, Approval
 from accord.enclave.consensus import MAX_APPROVALS
 from accord.enclave.executor import BUILTIN_OPERATIONS, CommandRunner
 from accord.enclave.session import EnclaveSession
+from accord.enclave.uploads import MAX_BLOB_CHUNK_BYTES, BlobReceiver, UploadLimits
 from accord.errors import AccordError, ConfigurationError, UsageError
 from accord.transport import (
     TlsIdentity,
@@ -91,9 +96,6 @@ logger: Final = logging.getLogger("accord.node")
 
 NODE_SERVICE_NAME: Final = "accord.v1.EnclaveNode"
 """The fully qualified gRPC service name (also reported by the health service)."""
-
-MAX_BLOB_CHUNK_BYTES: Final = 1024 * 1024
-"""The largest ``BlobChunk.data`` accepted."""
 
 MAX_AUDIT_ENTRIES_PER_CALL: Final = 1000
 """The most audit entries one ``GetAuditLog`` answer carries."""
@@ -173,6 +175,8 @@ class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
         :class:`~accord.enclave.executor.CommandRunner` with the built-in operations.
     now
         The clock (timezone-aware) for command expiry and audit times of the default runner.
+    upload_limits
+        The limits of ``PutBlob`` (uploads at once, idle timeout, per-session quota).
 
     Raises
     ------
@@ -189,6 +193,7 @@ class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
         blobs: BlobStore,
         runner: CommandRunner | None = None,
         now: Callable[[], datetime] = _utc_now,
+        upload_limits: UploadLimits | None = None,
     ) -> None:
         if session.agreement_digest != agreement.digest:
             raise UsageError("the enclave session was created for another agreement")
@@ -196,11 +201,14 @@ class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
         self._session = session
         self._quoter = quoter
         self._blobs = blobs
-        self._runner = (
-            runner
-            if runner is not None
-            else CommandRunner(agreement, session, blobs, operations=node_operations(), now=now)
-        )
+        self._uploads = BlobReceiver(blobs, upload_limits)
+        if runner is None:
+            from accord.workloads.xgboost.federation import enable_federation
+
+            runner = CommandRunner(agreement, session, blobs, operations=node_operations(), now=now)
+            # Lets commands for several nodes attest peers and exchange offers (GetFederation).
+            enable_federation(runner.executor.workspace, agreement=agreement, session=session)
+        self._runner = runner
 
     @property
     def runner(self) -> CommandRunner:
@@ -246,12 +254,7 @@ class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
         self, request_iterator: Iterable[common_pb2.BlobChunk], context: grpc.ServicerContext
     ) -> common_pb2.BlobRef:
         """Store a streamed ciphertext blob if it hashes to the id its first chunk names."""
-        chunks = iter(request_iterator)
-        first = next(chunks, None)
-        if first is None:
-            raise UsageError("the blob upload carried no chunk; the first chunk names the blob")
-        blob_id = check_blob_id(first.blob_id)
-        stored = self._blobs.put(blob_id, _chunk_data(blob_id, first, chunks))
+        stored = self._uploads.receive(request_iterator)
         return common_pb2.BlobRef(blob_id=stored.blob_id, size=stored.size)
 
     @_rpc
@@ -318,6 +321,26 @@ class EnclaveNodeServicer(node_pb2_grpc.EnclaveNodeServicer):
             backend=self._quoter.backend,
         )
 
+    @_rpc
+    def GetFederation(  # noqa: N802 (gRPC method name)
+        self, request: node_pb2.FederationRequest, context: grpc.ServicerContext
+    ) -> node_pb2.FederationResponse:
+        """Report this node's offer and state for a command it runs with other nodes."""
+        from accord.workloads.xgboost.federation import federation_response
+
+        return federation_response(self._runner.executor.workspace, request.command_digest)
+
+    @_rpc
+    def GetProgress(  # noqa: N802 (gRPC method name)
+        self, request: node_pb2.ProgressRequest, context: grpc.ServicerContext
+    ) -> node_pb2.ProgressResponse:
+        """Report the training rounds of a model from a start round on."""
+        from accord.workloads.xgboost import progress_response
+
+        return progress_response(
+            self._runner.executor.workspace, request.model, int(request.start_round)
+        )
+
 
 def _approval(item: common_pb2.Approval) -> Approval:
     if len(item.party) > _MAX_PARTY_NAME_CHARS or len(item.signature) > _MAX_SIGNATURE_BYTES:
@@ -326,20 +349,6 @@ def _approval(item: common_pb2.Approval) -> Approval:
             f"{_MAX_PARTY_NAME_CHARS} characters and {_MAX_SIGNATURE_BYTES} bytes)"
         )
     return Approval(party=item.party, signature=bytes(item.signature))
-
-
-def _chunk_data(
-    blob_id: str, first: common_pb2.BlobChunk, rest: Iterator[common_pb2.BlobChunk]
-) -> Iterator[bytes]:
-    for item in itertools.chain((first,), rest):
-        if item.blob_id and item.blob_id != blob_id:
-            raise UsageError(
-                f"a chunk of the upload of blob {blob_id} names another blob; one upload "
-                "carries one blob"
-            )
-        if len(item.data) > MAX_BLOB_CHUNK_BYTES:
-            raise _too_large(f"a chunk of blob {blob_id}", len(item.data), MAX_BLOB_CHUNK_BYTES)
-        yield bytes(item.data)
 
 
 def resolve_backend(agreement: SignedAgreement, backend: str | None) -> str:
@@ -436,7 +445,8 @@ def start_node(
     backend: str | None = None,
     quoter: Quoter | None = None,
     now: Callable[[], datetime] = _utc_now,
-    max_workers: int = 8,
+    max_workers: int = 16,
+    upload_limits: UploadLimits | None = None,
 ) -> RunningNode:
     """Create a session for ``agreement`` and serve it over TLS with the session's key.
 
@@ -459,7 +469,10 @@ def start_node(
     now
         The clock (timezone-aware) for the session certificate, expiry and audit times.
     max_workers
-        Calls served at once (commands still run one at a time).
+        Calls served at once (commands still run one at a time); keep it well above
+        ``upload_limits.max_concurrent`` so that uploads never take every worker.
+    upload_limits
+        The limits of ``PutBlob`` (:class:`~accord.enclave.uploads.UploadLimits`).
 
     Returns
     -------
@@ -487,7 +500,12 @@ def start_node(
     session = EnclaveSession.create(agreement.digest, now=now)
     quoter.quote(session.public_keys.report_data(os.urandom(NONCE_MIN_BYTES)))
     servicer = EnclaveNodeServicer(
-        agreement=agreement, session=session, quoter=quoter, blobs=blobs, now=now
+        agreement=agreement,
+        session=session,
+        quoter=quoter,
+        blobs=blobs,
+        now=now,
+        upload_limits=upload_limits,
     )
     identity = TlsIdentity.from_pem(
         session.tls_private_key_pem(SECRET_KEY_ACCESS),
@@ -521,6 +539,7 @@ def serve(
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     on_ready: Callable[[RunningNode], None] | None = None,
     grace: float = DEFAULT_GRACE_SECONDS,
+    upload_limits: UploadLimits | None = None,
 ) -> None:
     """Run a node until ``stop`` is set, then stop it gracefully.
 
@@ -542,6 +561,8 @@ def serve(
         Called once the node serves (``accord node`` prints its ready line here).
     grace
         Seconds calls in progress may take after ``stop`` is set.
+    upload_limits
+        The limits of ``PutBlob`` (:class:`~accord.enclave.uploads.UploadLimits`).
 
     Raises
     ------
@@ -554,7 +575,9 @@ def serve(
                 cleanup.enter_context(tempfile.TemporaryDirectory(prefix="accord-blobs-"))
             )
         blobs = BlobStore(blob_dir, max_blob_bytes=max_blob_bytes)
-        node = start_node(agreement, listen=listen, blobs=blobs, backend=backend)
+        node = start_node(
+            agreement, listen=listen, blobs=blobs, backend=backend, upload_limits=upload_limits
+        )
         try:
             if on_ready is not None:
                 on_ready(node)

@@ -7,6 +7,7 @@ and sequence number itself. See docs/orchestrator.md.
 
 * :func:`load_config` -- read ``orchestrator.toml``.
 * :func:`start_orchestrator` -- run one in this process; :func:`serve` -- run until a signal.
+* :func:`register_node` -- an operator adds a node at run time.
 * :class:`ProposalBook`, :class:`ProposalStore`, :class:`BlobStore`, :class:`NodeRegistry`,
   :class:`Relay` -- the parts, for tools and tests.
 """
@@ -16,10 +17,12 @@ from accord.orchestrator.config import (
     NodeConfig,
     OrchestratorConfig,
     load_config,
+    load_operator_certificates,
     load_party_certificates,
     parse_config,
 )
 from accord.orchestrator.nodes import NodeLink, NodeRegistry, SessionGoneError
+from accord.orchestrator.operator import register_node
 from accord.orchestrator.proposals import MAX_WAIT_SECONDS, ProposalBook
 from accord.orchestrator.records import (
     FINAL_STATES,
@@ -64,10 +67,12 @@ __all__ = [
     "RunningOrchestrator",
     "SessionGoneError",
     "load_config",
+    "load_operator_certificates",
     "load_or_create_identity",
     "load_party_certificates",
     "parse_config",
     "referenced_blobs",
+    "register_node",
     "serve",
     "start_orchestrator",
 ]

@@ -8,6 +8,9 @@ A configuration looks like this (paths are relative to the file's folder)::
     party_certificates = ["alice/tls-cert.pem", "bob/card.json", "carol"]
     proposal_ttl_seconds = 3600
     execute_timeout_seconds = 60
+    operator_certificates = ["operator/tls-cert.pem"]   # may call RegisterNode
+    max_nodes = 64
+    stream_idle_seconds = 30
 
     [[nodes]]
     id = "n1"
@@ -34,15 +37,18 @@ from cryptography.hazmat.primitives import serialization
 from accord.agreement import SignedAgreement
 from accord.errors import AccordError, ConfigurationError
 from accord.party import CARD_FILE_NAME, PartyCard
+from accord.transport import DEFAULT_STREAM_IDLE_SECONDS
 
 __all__ = [
     "DEFAULT_EXECUTE_TIMEOUT_SECONDS",
     "DEFAULT_MAX_BLOB_BYTES",
+    "DEFAULT_MAX_NODES",
     "DEFAULT_PROPOSAL_TTL_SECONDS",
     "NODE_ID_PATTERN",
     "NodeConfig",
     "OrchestratorConfig",
     "load_config",
+    "load_operator_certificates",
     "load_party_certificates",
     "parse_config",
     "split_address",
@@ -56,6 +62,9 @@ DEFAULT_EXECUTE_TIMEOUT_SECONDS: Final = 60.0
 
 DEFAULT_MAX_BLOB_BYTES: Final = 4 * 1024**3
 """The largest blob the orchestrator stores, by default (4 GiB)."""
+
+DEFAULT_MAX_NODES: Final = 64
+"""The most nodes an orchestrator knows (configured and registered together), by default."""
 
 NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 """What a node id looks like: lower-case letters, digits, ``_.-``, at most 63 characters."""
@@ -78,6 +87,9 @@ _KEYS: Final = frozenset(
         "max_blob_bytes",
         "node_refresh_seconds",
         "sweep_interval_seconds",
+        "operator_certificates",
+        "max_nodes",
+        "stream_idle_seconds",
     }
 )
 _NODE_KEYS: Final = frozenset({"id", "address"})
@@ -128,6 +140,13 @@ class OrchestratorConfig:
         How often the status of every node is refreshed in the background.
     sweep_interval_seconds
         How often expired proposals are swept (they are also expired on every read).
+    operator_certificates
+        Files naming the TLS certificates of the operators, who alone may add nodes at run
+        time (``RegisterNode``): PEM certificates, party cards or party directories.
+    max_nodes
+        The most nodes the orchestrator knows, configured and registered together.
+    stream_idle_seconds
+        How long an upload or download may carry no message before it is ended.
     source
         The file the configuration was read from, for messages.
     """
@@ -143,6 +162,9 @@ class OrchestratorConfig:
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
     node_refresh_seconds: float = 30.0
     sweep_interval_seconds: float = 5.0
+    operator_certificates: tuple[Path, ...] = ()
+    max_nodes: int = DEFAULT_MAX_NODES
+    stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS
     source: str = "orchestrator configuration"
 
 
@@ -243,8 +265,17 @@ def parse_config(text: str, *, base_dir: Path, source: str) -> OrchestratorConfi
         max_blob_bytes=reader.integer("max_blob_bytes", DEFAULT_MAX_BLOB_BYTES, 1, 2**50),
         node_refresh_seconds=reader.number("node_refresh_seconds", 30.0, 24 * 3600.0),
         sweep_interval_seconds=reader.number("sweep_interval_seconds", 5.0, 3600.0),
+        operator_certificates=tuple(reader.paths("operator_certificates")),
+        max_nodes=reader.integer("max_nodes", DEFAULT_MAX_NODES, 1, 4096),
+        stream_idle_seconds=reader.number(
+            "stream_idle_seconds", DEFAULT_STREAM_IDLE_SECONDS, 3600.0
+        ),
         source=source,
     )
+    if len(config.nodes) > config.max_nodes:
+        raise reader.error(
+            "nodes", f"lists {len(config.nodes)} nodes, more than max_nodes ({config.max_nodes})"
+        )
     if not config.party_certificates and config.party_card_dir is None:
         raise ConfigurationError(
             f"{source}: give the parties' TLS certificates with 'party_certificates' "
@@ -434,5 +465,34 @@ def load_party_certificates(
             f"{config.source}: no TLS certificate for part{'ies' if len(missing) > 1 else 'y'} "
             f"{', '.join(missing)}",
             hint="Add their tls-cert.pem, card.json or party folder to 'party_certificates'.",
+        )
+    return found
+
+
+def load_operator_certificates(config: OrchestratorConfig) -> dict[str, bytes]:
+    """Read the operators' TLS certificates (who may register nodes at run time).
+
+    Parameters
+    ----------
+    config
+        The configuration naming the certificate files (``operator_certificates``).
+
+    Returns
+    -------
+    dict[str, bytes]
+        Each certificate (PEM) by its SHA-256 fingerprint (hex of the DER bytes); empty
+        when no operator is configured, so that no one can register nodes.
+
+    Raises
+    ------
+    ConfigurationError
+        If a file cannot be read or holds no single certificate.
+    """
+    found: dict[str, bytes] = {}
+    for path in config.operator_certificates:
+        certificate, _ = _read_certificate(path)
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        found[hashlib.sha256(der).hexdigest()] = certificate.public_bytes(
+            serialization.Encoding.PEM
         )
     return found

@@ -38,7 +38,7 @@ from accord.attest import BackendVerifier
 from accord.attest.binding import SessionPublicKeys
 from accord.client import new_nonce, verify_enclave
 from accord.errors import AccordError, UsageError, VerificationError
-from accord.orchestrator.config import NODE_ID_PATTERN, NodeConfig
+from accord.orchestrator.config import DEFAULT_MAX_NODES, NODE_ID_PATTERN, NodeConfig
 from accord.orchestrator.proposals import utc_now
 from accord.orchestrator.records import NodeRecord
 from accord.orchestrator.store import ProposalStore
@@ -55,6 +55,8 @@ __all__ = ["DEFAULT_NODE_CALL_TIMEOUT", "NodeLink", "NodeRegistry", "SessionGone
 
 DEFAULT_NODE_CALL_TIMEOUT: Final = 10.0
 """Seconds one status or attestation call to a node may take."""
+
+_REFRESH_THREADS: Final = 16
 
 _log = logging.getLogger("accord.orchestrator")
 
@@ -116,6 +118,8 @@ class NodeRegistry:
         The clock (timezone-aware).
     call_timeout
         Seconds each status or attestation call may take.
+    max_nodes
+        The most nodes the registry holds; registering one more is refused.
     """
 
     def __init__(
@@ -126,8 +130,10 @@ class NodeRegistry:
         backends: Mapping[str, BackendVerifier] | None = None,
         now: Callable[[], dt.datetime] = utc_now,
         call_timeout: float = DEFAULT_NODE_CALL_TIMEOUT,
+        max_nodes: int = DEFAULT_MAX_NODES,
     ) -> None:
         self._store = store
+        self._max_nodes = max_nodes
         self._agreement = agreement
         self._backends = backends
         self._now = now
@@ -136,6 +142,9 @@ class NodeRegistry:
         self._node_locks: dict[str, threading.Lock] = {}
         self._links: dict[str, NodeLink] = {}
         self._records: dict[str, NodeRecord] = {n.node_id: n for n in store.nodes()}
+        self._pool = futures.ThreadPoolExecutor(
+            max_workers=_REFRESH_THREADS, thread_name_prefix="accord-refresh"
+        )
 
     # -- membership ------------------------------------------------------------------------
 
@@ -178,8 +187,8 @@ class NodeRegistry:
         Raises
         ------
         UsageError
-            If the id or address is malformed, or the id is a configured node at another
-            address.
+            If the id or address is malformed, the id is a configured node at another
+            address, or the registry already holds ``max_nodes`` nodes.
         """
         if not isinstance(node_id, str) or not NODE_ID_PATTERN.fullmatch(node_id):
             raise UsageError(
@@ -187,6 +196,13 @@ class NodeRegistry:
             )
         split_address(address)
         known = self._records.get(node_id)
+        if known is None and len(self._records) >= self._max_nodes:
+            raise UsageError(
+                f"this orchestrator already knows {len(self._records)} nodes, its limit "
+                f"(max_nodes); node {node_id} is not registered",
+                hint="Raise max_nodes in the orchestrator's configuration, or remove nodes "
+                "that are gone from it.",
+            )
         if known is not None and known.address != address:
             if known.source == "config":
                 raise UsageError(
@@ -226,26 +242,64 @@ class NodeRegistry:
 
     # -- status ----------------------------------------------------------------------------
 
-    def refresh_all(self, *, timeout: float | None = None) -> list[NodeRecord]:
-        """Refresh every node in parallel (see :meth:`refresh`); never raises for a node."""
-        return self.refresh_many([record.node_id for record in self.nodes()], timeout=timeout)
+    def refresh_all(
+        self, *, timeout: float | None = None, answer_within: float | None = None
+    ) -> list[NodeRecord]:
+        """Refresh every node in parallel (see :meth:`refresh_many`); never raises for a node."""
+        return self.refresh_many(
+            [record.node_id for record in self.nodes()],
+            timeout=timeout,
+            answer_within=answer_within,
+        )
 
     def refresh_many(
-        self, node_ids: Sequence[str], *, timeout: float | None = None
+        self,
+        node_ids: Sequence[str],
+        *,
+        timeout: float | None = None,
+        answer_within: float | None = None,
+        skip_if_busy: bool | None = None,
     ) -> list[NodeRecord]:
-        """Refresh the nodes ``node_ids`` in parallel and return their records."""
+        """Refresh the nodes ``node_ids`` in parallel and return their records.
+
+        Parameters
+        ----------
+        node_ids
+            The nodes.
+        timeout
+            Seconds each call to a node may take (default: the registry's).
+        answer_within
+            If given, return after at most this many seconds: a node whose refresh has not
+            ended by then (it goes on in the background), or that another refresh is busy
+            with, is returned as last seen. A node that does not answer then delays no one
+            (``ListNodes`` answers this way). By default every refresh is waited for.
+        skip_if_busy
+            Whether a node that another refresh is busy with is returned as last seen at
+            once (see :meth:`refresh`); by default only when ``answer_within`` is given.
+        """
         if not node_ids:
             return []
-        with futures.ThreadPoolExecutor(
-            max_workers=min(len(node_ids), 16), thread_name_prefix="accord-refresh"
-        ) as pool:
-            return list(pool.map(lambda n: self.refresh(n, timeout=timeout), node_ids))
+        skip = answer_within is not None if skip_if_busy is None else skip_if_busy
+        submitted = [
+            self._pool.submit(self.refresh, node_id, timeout=timeout, skip_if_busy=skip)
+            for node_id in node_ids
+        ]
+        done, _ = futures.wait(submitted, timeout=answer_within)
+        return [
+            future.result() if future in done else self.get(node_id)
+            for node_id, future in zip(node_ids, submitted, strict=True)
+        ]
 
-    def refresh(self, node_id: str, *, timeout: float | None = None) -> NodeRecord:
+    def refresh(
+        self, node_id: str, *, timeout: float | None = None, skip_if_busy: bool = False
+    ) -> NodeRecord:
         """Ask the node for its status, attesting it first if there is no live link.
 
         A failure is recorded in the node's state (``unreachable`` or ``untrusted``) and
-        logged; it is not raised.
+        logged; it is not raised. If another refresh of the same node is in progress, this
+        one waits for it at most ``timeout`` seconds (not at all with ``skip_if_busy``) and
+        then returns the node's record as last seen, so that callers never queue behind a
+        node that does not answer.
 
         Parameters
         ----------
@@ -253,6 +307,8 @@ class NodeRegistry:
             The node.
         timeout
             Seconds each call may take (default: the registry's).
+        skip_if_busy
+            Return the record as last seen at once if another refresh is in progress.
 
         Returns
         -------
@@ -260,30 +316,36 @@ class NodeRegistry:
             The node's record after the refresh.
         """
         timeout = timeout or self._timeout
-        with self._node_lock(node_id):
-            record = self.get(node_id)
-            link = self.link(node_id)
-            if link is not None:
-                try:
-                    status = self._status(link, timeout)
-                except AccordError as error:
-                    _log.info("%s: status failed (%s); attesting again", link.peer, error.message)
-                    self._drop_link(node_id)
-                else:
-                    return self._saw(record, link.session_id, status.next_sequence)
+        node_lock = self._node_lock(node_id)
+        if not node_lock.acquire(timeout=0 if skip_if_busy else timeout):
+            return self.get(node_id)
+        try:
+            return self._refresh_locked(node_id, timeout)
+        finally:
+            node_lock.release()
+
+    def _refresh_locked(self, node_id: str, timeout: float) -> NodeRecord:
+        record = self.get(node_id)
+        link = self.link(node_id)
+        if link is not None:
             try:
-                link, next_sequence = self._attest(record, timeout)
-            except VerificationError as error:
-                _log.warning(
-                    "node %s (%s) is not trusted: %s", node_id, record.address, error.message
-                )
-                return self._mark(record, "untrusted")
+                status = self._status(link, timeout)
             except AccordError as error:
-                _log.info("node %s (%s) is unreachable: %s", node_id, record.address, error.message)
-                return self._mark(record, "unreachable")
-            with self._lock:
-                self._links[node_id] = link
-            return self._saw(record, link.session_id, next_sequence, new_link=link)
+                _log.info("%s: status failed (%s); attesting again", link.peer, error.message)
+                self._drop_link(node_id)
+            else:
+                return self._saw(record, link.session_id, status.next_sequence)
+        try:
+            link, next_sequence = self._attest(record, timeout)
+        except VerificationError as error:
+            _log.warning("node %s (%s) is not trusted: %s", node_id, record.address, error.message)
+            return self._mark(record, "untrusted")
+        except AccordError as error:
+            _log.info("node %s (%s) is unreachable: %s", node_id, record.address, error.message)
+            return self._mark(record, "unreachable")
+        with self._lock:
+            self._links[node_id] = link
+        return self._saw(record, link.session_id, next_sequence, new_link=link)
 
     def _node_lock(self, node_id: str) -> threading.Lock:
         with self._lock:
@@ -440,7 +502,8 @@ class NodeRegistry:
         return by_session
 
     def close(self) -> None:
-        """Close every link."""
+        """Stop refreshing and close every link."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             links = list(self._links.values())
             self._links.clear()

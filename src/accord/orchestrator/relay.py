@@ -34,13 +34,15 @@ from accord.orchestrator.blobs import BlobStore, referenced_blobs
 from accord.orchestrator.nodes import DEFAULT_NODE_CALL_TIMEOUT, NodeLink, NodeRegistry
 from accord.orchestrator.proposals import ProposalBook
 from accord.orchestrator.records import NodeResultRecord, OutputRecord, ProposalRecord
-from accord.transport import call
+from accord.transport import ServerBusyError, call
 from accord.v1 import common_pb2, node_pb2
 
 __all__ = ["Relay"]
 
 _MIN_CALL_SECONDS: Final = 0.05
 _STATUS_AFTER_SECONDS: Final = 2.0
+_OTHER_NODES_SECONDS: Final = 2.0
+_BUSY_RETRY_SECONDS: Final = 0.25
 _log = logging.getLogger("accord.orchestrator")
 
 
@@ -133,9 +135,7 @@ class Relay:
             blob_ids = referenced_blobs(command.arguments)
             for blob_id in blob_ids:
                 self._blobs.path(blob_id)
-            self._registry.refresh_all(
-                timeout=min(self._remaining(deadline), DEFAULT_NODE_CALL_TIMEOUT)
-            )
+            self._refresh_for(command, deadline)
             links = self._registry.resolve_sessions(command.session_ids)
         except AccordError as error:
             return self._book.finish(proposal_id, [], error=error.message)
@@ -164,6 +164,23 @@ class Relay:
             timeout=max(self._remaining(deadline), _STATUS_AFTER_SECONDS),
         )
         return self._finish(proposal_id, results, targets)
+
+    def _refresh_for(self, command: Command, deadline: float) -> None:
+        """Refresh the nodes last seen with the command's sessions, then briefly the rest.
+
+        A node that does not answer and runs none of the command's sessions delays the
+        command by at most :data:`_OTHER_NODES_SECONDS`.
+        """
+        timeout = min(self._remaining(deadline), DEFAULT_NODE_CALL_TIMEOUT)
+        wanted = set(command.session_ids)
+        records = self._registry.nodes()
+        named = [record.node_id for record in records if record.session_id in wanted]
+        self._registry.refresh_many(named, timeout=timeout)
+        others = [record.node_id for record in records if record.node_id not in named]
+        quick = min(self._remaining(deadline), _OTHER_NODES_SECONDS)
+        self._registry.refresh_many(
+            others, timeout=timeout, answer_within=quick, skip_if_busy=False
+        )
 
     def _finish(
         self,
@@ -198,12 +215,7 @@ class Relay:
                 if present.present:
                     continue
                 _log.info("pushing blob %s to %s", blob_id, link.peer)
-                call(
-                    link.stub.PutBlob,
-                    self._chunks(blob_id),
-                    peer=link.peer,
-                    timeout=self._remaining(deadline),
-                )
+                self._put(link, blob_id, deadline)
             except AccordError as error:
                 return NodeResultRecord(
                     node_id=link.node_id,
@@ -211,6 +223,23 @@ class Relay:
                     error=f"could not receive blob {blob_id[:16]}..: {error.message}",
                 )
         return None
+
+    def _put(self, link: NodeLink, blob_id: str, deadline: float) -> None:
+        """Upload one blob; while the node serves its most uploads at once, try again."""
+        while True:
+            try:
+                call(
+                    link.stub.PutBlob,
+                    self._chunks(blob_id),
+                    peer=link.peer,
+                    timeout=self._remaining(deadline),
+                )
+            except ServerBusyError:
+                if self._remaining(deadline) <= _BUSY_RETRY_SECONDS * 2:
+                    raise
+                time.sleep(_BUSY_RETRY_SECONDS)
+            else:
+                return
 
     def _chunks(self, blob_id: str) -> Iterator[common_pb2.BlobChunk]:
         first = True

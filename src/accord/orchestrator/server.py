@@ -33,7 +33,11 @@ from accord.attest import BackendVerifier
 from accord.crypto.keys import SECRET_KEY_ACCESS, TlsPrivateKey
 from accord.errors import AccordError, ConfigurationError, KeyMaterialError
 from accord.orchestrator.blobs import BlobStore
-from accord.orchestrator.config import OrchestratorConfig, load_party_certificates
+from accord.orchestrator.config import (
+    OrchestratorConfig,
+    load_operator_certificates,
+    load_party_certificates,
+)
 from accord.orchestrator.nodes import NodeRegistry
 from accord.orchestrator.proposals import ProposalBook, utc_now
 from accord.orchestrator.relay import Relay
@@ -70,7 +74,7 @@ SERVER_NAME: Final = "accord-orchestrator"
 """The DNS name the orchestrator's certificate carries (clients pin the certificate)."""
 
 _SERVICE_NAME: Final = "accord.v1.Orchestrator"
-_WORKERS: Final = 32
+_WORKERS: Final = 48
 _log = logging.getLogger("accord.orchestrator")
 
 
@@ -215,6 +219,7 @@ def start_orchestrator(
     """
     agreement = load_signed_agreement(config.agreement_path)
     party_certificates = load_party_certificates(config, agreement)
+    operator_certificates = load_operator_certificates(config)
     data_dir = config.data_dir
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -230,16 +235,28 @@ def start_orchestrator(
         book = ProposalBook(
             store, agreement, max_ttl=dt.timedelta(seconds=config.proposal_ttl_seconds), now=now
         )
-        registry = NodeRegistry(store, agreement, backends=backends, now=now)
+        registry = NodeRegistry(
+            store, agreement, backends=backends, now=now, max_nodes=config.max_nodes
+        )
         registry.configure(config.nodes)
         relay = Relay(book, registry, blobs, execute_timeout=config.execute_timeout_seconds)
         book.set_dispatcher(relay.dispatch)
         server = create_server(max_workers=_WORKERS)
         orchestrator_pb2_grpc.add_OrchestratorServicer_to_server(  # type: ignore[no-untyped-call]
-            OrchestratorServicer(agreement, book, registry, blobs), server
+            OrchestratorServicer(
+                agreement,
+                book,
+                registry,
+                blobs,
+                operators=list(operator_certificates),
+                stream_idle_seconds=config.stream_idle_seconds,
+            ),
+            server,
         )
         health = add_health_service(server, services=[_SERVICE_NAME])
-        credentials = mutual_tls_server_credentials(identity, list(party_certificates.values()))
+        trusted = list(party_certificates.values())
+        trusted += [pem for pem in operator_certificates.values() if pem not in trusted]
+        credentials = mutual_tls_server_credentials(identity, trusted)
         address = bind_server(server, config.listen, credentials)
         server.start()
     except BaseException:

@@ -1,17 +1,33 @@
 """The Orchestrator gRPC service (``accord.v1.Orchestrator``): the parties' side of the relay.
 
-Every call arrives over mutual TLS whose client certificates are exactly the parties'. The
-servicer names the caller by the SHA-256 fingerprint of the certificate it presented,
-matched against the agreement, and lets a party propose, approve and reject only as itself.
-Failures end the call through :func:`accord.transport.abort_with`, so the party's client
-raises the same :class:`~accord.errors.AccordError` class with the same message.
+Every call arrives over mutual TLS whose client certificates are exactly the parties' and
+the operators'. The servicer names the caller by the SHA-256 fingerprint of the certificate
+it presented, matched against the agreement, and lets a party propose, approve and reject
+only as itself. Only an operator (a certificate listed in ``operator_certificates``) may add
+nodes (``RegisterNode``); operators that are not parties may do nothing else. Failures end
+the call through :func:`accord.transport.abort_with`, so the party's client raises the same
+:class:`~accord.errors.AccordError` class with the same message.
+
+Calls that hold a worker thread for long take a place of a
+:class:`~accord.transport.ConcurrencyLimit` first, so that a party holding streams open
+cannot take the workers that answer everyone's short calls:
+
+================  =====================  ==================  ===========================
+call              at once, in all        at once, per party  idle timeout
+================  =====================  ==================  ===========================
+UploadBlob        :data:`UPLOADS_AT_ONCE`  2                 ``stream_idle_seconds``
+DownloadBlob      :data:`DOWNLOADS_AT_ONCE`  2               ``stream_idle_seconds``
+WaitProposal      :data:`WAITS_AT_ONCE`  4                   (at most 60 s by design)
+================  =====================  ==================  ===========================
+
+A call beyond a limit is refused at once (``RESOURCE_EXHAUSTED``) with a message naming it.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Final
 
 import grpc
@@ -23,13 +39,41 @@ from accord.orchestrator.blobs import CHUNK_BYTES, BlobStore, check_blob_id, ref
 from accord.orchestrator.nodes import NodeRegistry, SessionGoneError
 from accord.orchestrator.proposals import MAX_WAIT_SECONDS, ProposalBook
 from accord.orchestrator.records import PROPOSAL_STATES, NodeRecord, ProposalRecord
-from accord.transport import abort_on_accord_error, peer_certificate_fingerprint
+from accord.transport import (
+    DEFAULT_STREAM_IDLE_SECONDS,
+    ConcurrencyLimit,
+    abort_on_accord_error,
+    peer_certificate_fingerprint,
+    receive_with_idle_timeout,
+    send_with_idle_timeout,
+)
 from accord.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
-__all__ = ["LIST_NODES_REFRESH_SECONDS", "OrchestratorServicer", "node_info", "proposal_view"]
+__all__ = [
+    "DOWNLOADS_AT_ONCE",
+    "LIST_NODES_ANSWER_SECONDS",
+    "LIST_NODES_REFRESH_SECONDS",
+    "UPLOADS_AT_ONCE",
+    "WAITS_AT_ONCE",
+    "OrchestratorServicer",
+    "node_info",
+    "proposal_view",
+]
 
 LIST_NODES_REFRESH_SECONDS: Final = 5.0
-"""How long ListNodes may spend refreshing the nodes' status before it answers."""
+"""How long each status call that ListNodes starts may take."""
+
+LIST_NODES_ANSWER_SECONDS: Final = 1.0
+"""ListNodes answers within this many seconds; slower nodes are listed as last seen."""
+
+UPLOADS_AT_ONCE: Final = 8
+"""The most UploadBlob streams served at once (2 per party)."""
+
+DOWNLOADS_AT_ONCE: Final = 8
+"""The most DownloadBlob streams served at once (2 per party)."""
+
+WAITS_AT_ONCE: Final = 16
+"""The most WaitProposal calls served at once (4 per party)."""
 
 _log = logging.getLogger("accord.orchestrator")
 
@@ -90,6 +134,11 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         The nodes.
     blobs
         The blob store.
+    operators
+        The SHA-256 fingerprints of the operators' TLS certificates (who may register
+        nodes); none by default, so that no one can.
+    stream_idle_seconds
+        How long an upload or download may carry no message before it is ended.
     """
 
     def __init__(
@@ -98,6 +147,9 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         book: ProposalBook,
         registry: NodeRegistry,
         blobs: BlobStore,
+        *,
+        operators: Collection[str] = (),
+        stream_idle_seconds: float = DEFAULT_STREAM_IDLE_SECONDS,
     ) -> None:
         self._agreement = agreement
         self._book = book
@@ -106,6 +158,18 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         self._parties_by_fingerprint = {
             party.tls_certificate_fingerprint: party.name for party in agreement.parties
         }
+        self._operators = tuple(operators)
+        self._idle = stream_idle_seconds
+        where = "this orchestrator"
+        self._uploads = ConcurrencyLimit(
+            "blob uploads", total=UPLOADS_AT_ONCE, per_caller=2, server=where
+        )
+        self._downloads = ConcurrencyLimit(
+            "blob downloads", total=DOWNLOADS_AT_ONCE, per_caller=2, server=where
+        )
+        self._waits = ConcurrencyLimit(
+            "proposal waits", total=WAITS_AT_ONCE, per_caller=4, server=where
+        )
 
     def caller(self, context: grpc.ServicerContext) -> str:
         """Return the party the call's TLS client certificate belongs to.
@@ -124,6 +188,29 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
             "in the agreement"
         )
 
+    def operator(self, context: grpc.ServicerContext) -> str:
+        """Return how logs name the operator making the call.
+
+        Raises
+        ------
+        VerificationError
+            If the call's TLS client certificate is not an operator's.
+        """
+        fingerprint = peer_certificate_fingerprint(context)
+        if not any(hmac.compare_digest(known, fingerprint) for known in self._operators):
+            party = next(
+                (n for k, n in self._parties_by_fingerprint.items() if k == fingerprint), None
+            )
+            who = f"party {party}" if party is not None else "the caller"
+            raise VerificationError(
+                f"only an operator of this orchestrator may register nodes; {who} presented "
+                f"TLS certificate {fingerprint[:16]}.., which is not one of its "
+                "operator_certificates",
+                hint="Ask the orchestrator's operator to add the node to its configuration "
+                "(or to register it with an operator certificate).",
+            )
+        return f"operator {fingerprint[:16]}.."
+
     # -- blobs -----------------------------------------------------------------------------
 
     @abort_on_accord_error
@@ -132,11 +219,15 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     ) -> common_pb2.BlobRef:
         """Store a streamed blob if it hashes to the id its first chunk names."""
         party = self.caller(context)
-        first = next(request_iterator, None)
-        if first is None:
-            raise UsageError("the upload sent no chunk; the first chunk must name the blob id")
-        blob_id = check_blob_id(first.blob_id)
-        info = self._blobs.write(blob_id, _chunk_data(first, request_iterator, blob_id))
+        with self._uploads.hold(party):
+            chunks = receive_with_idle_timeout(
+                request_iterator, idle_timeout=self._idle, what=f"{party}'s blob upload"
+            )
+            first = next(chunks, None)
+            if first is None:
+                raise UsageError("the upload sent no chunk; the first chunk must name the blob id")
+            blob_id = check_blob_id(first.blob_id)
+            info = self._blobs.write(blob_id, _chunk_data(first, chunks, blob_id))
         _log.info("%s uploaded blob %s (%d bytes)", party, blob_id, info.size)
         return common_pb2.BlobRef(blob_id=info.blob_id, size=info.size)
 
@@ -145,14 +236,20 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         self, request: common_pb2.BlobRef, context: grpc.ServicerContext
     ) -> Iterator[common_pb2.BlobChunk]:
         """Stream a stored blob in chunks of 1 MiB."""
-        self.caller(context)
-        chunks = self._blobs.read(request.blob_id, chunk_bytes=CHUNK_BYTES)
+        party = self.caller(context)
+        with self._downloads.hold(party):
+            yield from send_with_idle_timeout(
+                self._blob_chunks(request.blob_id), context, idle_timeout=self._idle
+            )
+
+    def _blob_chunks(self, blob_id: str) -> Iterator[common_pb2.BlobChunk]:
+        chunks = self._blobs.read(blob_id, chunk_bytes=CHUNK_BYTES)
         first = True
         for data in chunks:
-            yield common_pb2.BlobChunk(blob_id=request.blob_id if first else "", data=data)
+            yield common_pb2.BlobChunk(blob_id=blob_id if first else "", data=data)
             first = False
         if first:
-            yield common_pb2.BlobChunk(blob_id=request.blob_id, data=b"")
+            yield common_pb2.BlobChunk(blob_id=blob_id, data=b"")
 
     # -- nodes -----------------------------------------------------------------------------
 
@@ -160,19 +257,21 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     def ListNodes(  # noqa: N802 (gRPC's name)
         self, request: orchestrator_pb2.ListNodesRequest, context: grpc.ServicerContext
     ) -> orchestrator_pb2.ListNodesResponse:
-        """Return the nodes with their current sessions, refreshed first."""
+        """Return the nodes with their current sessions, refreshed first (briefly)."""
         self.caller(context)
-        records = self._registry.refresh_all(timeout=LIST_NODES_REFRESH_SECONDS)
+        records = self._registry.refresh_all(
+            timeout=LIST_NODES_REFRESH_SECONDS, answer_within=LIST_NODES_ANSWER_SECONDS
+        )
         return orchestrator_pb2.ListNodesResponse(nodes=[node_info(r) for r in records])
 
     @abort_on_accord_error
     def RegisterNode(  # noqa: N802 (gRPC's name)
         self, request: orchestrator_pb2.RegisterNodeRequest, context: grpc.ServicerContext
     ) -> orchestrator_pb2.NodeInfo:
-        """Add a node at run time and attest it."""
-        party = self.caller(context)
+        """Add a node at run time and attest it; only an operator may."""
+        operator = self.operator(context)
         record = self._registry.register(request.node_id, request.address)
-        _log.info("%s registered node %s at %s", party, record.node_id, record.address)
+        _log.info("%s registered node %s at %s", operator, record.node_id, record.address)
         return node_info(record)
 
     # -- proposals -------------------------------------------------------------------------
@@ -248,12 +347,13 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         self, request: orchestrator_pb2.WaitProposalRequest, context: grpc.ServicerContext
     ) -> orchestrator_pb2.ProposalView:
         """Block until the proposal is final or the timeout (at most 60 s) passes."""
-        self.caller(context)
+        party = self.caller(context)
         timeout = min(request.timeout_ms / 1000.0, MAX_WAIT_SECONDS)
         remaining = context.time_remaining()
         if remaining is not None:
             timeout = min(timeout, max(remaining - 0.5, 0.0))
-        return proposal_view(self._book.wait(request.proposal_id, timeout))
+        with self._waits.hold(party):
+            return proposal_view(self._book.wait(request.proposal_id, timeout))
 
 
 def _chunk_data(

@@ -25,7 +25,10 @@ party or orchestrator -> enclave node   server-authenticated TLS pinned to the a
 
 No link trusts a certificate authority: every certificate is self-signed and pinned.
 Message-size limits and keepalive settings live in :mod:`accord.transport.channels` and apply
-to clients (:func:`channel_options`) and servers (:func:`server_options`) alike.
+to clients (:func:`channel_options`) and servers (:func:`server_options`) alike. Servers keep
+answering while callers hold streams open: :mod:`accord.transport.limits` caps the streams
+served at once (:class:`ConcurrencyLimit`) and ends idle ones (:func:`receive_with_idle_timeout`,
+:func:`send_with_idle_timeout`).
 
 Errors cross the wire as trailing metadata (see :mod:`accord.transport.errors`): a servicer
 calls :func:`abort_with` and the client, through :func:`call`, raises the same
@@ -45,6 +48,7 @@ from accord.transport.channels import (
     KEEPALIVE_TIME_MS,
     KEEPALIVE_TIMEOUT_MS,
     MAX_MESSAGE_BYTES,
+    QUEUED_CALLS_PER_WORKER,
     ChannelOption,
     bind_server,
     channel_options,
@@ -67,6 +71,14 @@ from accord.transport.errors import (
     translate_rpc_errors,
 )
 from accord.transport.health import add_health_service, wait_until_serving
+from accord.transport.limits import (
+    DEFAULT_STREAM_IDLE_SECONDS,
+    ConcurrencyLimit,
+    ServerBusyError,
+    StreamIdleError,
+    receive_with_idle_timeout,
+    send_with_idle_timeout,
+)
 from accord.transport.tls import (
     DEFAULT_FETCH_TIMEOUT,
     TlsIdentity,
@@ -81,13 +93,18 @@ from accord.transport.tls import (
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "DEFAULT_FETCH_TIMEOUT",
+    "DEFAULT_STREAM_IDLE_SECONDS",
     "ERROR_CLASS_KEY",
     "ERROR_HINT_KEY",
     "ERROR_MESSAGE_KEY",
     "KEEPALIVE_TIMEOUT_MS",
     "KEEPALIVE_TIME_MS",
     "MAX_MESSAGE_BYTES",
+    "QUEUED_CALLS_PER_WORKER",
     "ChannelOption",
+    "ConcurrencyLimit",
+    "ServerBusyError",
+    "StreamIdleError",
     "TlsIdentity",
     "abort_on_accord_error",
     "abort_with",
@@ -108,8 +125,10 @@ __all__ = [
     "pem_fingerprint",
     "pinned_channel",
     "pinned_channel_credentials",
+    "receive_with_idle_timeout",
     "secure_channel",
     "self_signed_server_certificate",
+    "send_with_idle_timeout",
     "server_credentials",
     "server_options",
     "split_address",

@@ -15,6 +15,9 @@ per-call deadline                      :data:`DEFAULT_CALL_TIMEOUT` unless the c
                                        passes one to :func:`accord.transport.call`
 servers                                ``SO_REUSEPORT`` off, so two servers never
                                        share a port by accident
+calls in progress per server           at most :data:`QUEUED_CALLS_PER_WORKER` per
+                                       worker thread; more are refused with
+                                       ``RESOURCE_EXHAUSTED``
 =====================================  ==============================================
 """
 
@@ -35,6 +38,7 @@ __all__ = [
     "KEEPALIVE_TIMEOUT_MS",
     "KEEPALIVE_TIME_MS",
     "MAX_MESSAGE_BYTES",
+    "QUEUED_CALLS_PER_WORKER",
     "ChannelOption",
     "bind_server",
     "channel_options",
@@ -56,6 +60,9 @@ KEEPALIVE_TIMEOUT_MS: Final = 10_000
 
 DEFAULT_CALL_TIMEOUT: Final = 30.0
 """Seconds a call may take when its caller does not say otherwise."""
+
+QUEUED_CALLS_PER_WORKER: Final = 4
+"""A server accepts at most this many calls per worker thread at once (served or waiting)."""
 
 _RECONNECT_BACKOFF_MIN_MS: Final = 250
 _RECONNECT_BACKOFF_MAX_MS: Final = 5_000
@@ -187,13 +194,24 @@ def pinned_channel(
     )
 
 
-def create_server(*, max_workers: int = 8) -> grpc.Server:
+def create_server(
+    *, max_workers: int = 8, maximum_concurrent_rpcs: int | None = None
+) -> grpc.Server:
     """Create a gRPC server with Accord's options and a thread pool.
+
+    Calls beyond ``max_workers`` wait for a free worker; calls beyond
+    ``maximum_concurrent_rpcs`` (served and waiting together) are refused at once with
+    ``RESOURCE_EXHAUSTED``, so a flood of calls cannot queue without bound. Long calls
+    (streams) should also take a place of a :class:`accord.transport.ConcurrencyLimit`
+    smaller than ``max_workers``, so that workers stay free for short calls.
 
     Parameters
     ----------
     max_workers
         Threads serving calls; also the number of calls served at once.
+    maximum_concurrent_rpcs
+        The most calls in progress, served or waiting for a worker; by default
+        :data:`QUEUED_CALLS_PER_WORKER` times ``max_workers``.
 
     Returns
     -------
@@ -203,12 +221,22 @@ def create_server(*, max_workers: int = 8) -> grpc.Server:
     Raises
     ------
     UsageError
-        If ``max_workers`` is less than 1.
+        If ``max_workers`` is less than 1, or ``maximum_concurrent_rpcs`` less than
+        ``max_workers``.
     """
     if max_workers < 1:
         raise UsageError(f"a server needs at least one worker thread, got {max_workers}")
+    limit = (
+        max_workers * QUEUED_CALLS_PER_WORKER
+        if maximum_concurrent_rpcs is None
+        else maximum_concurrent_rpcs
+    )
+    if limit < max_workers:
+        raise UsageError(
+            f"maximum_concurrent_rpcs ({limit}) must be at least max_workers ({max_workers})"
+        )
     executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="accord-rpc")
-    return grpc.server(executor, options=server_options())
+    return grpc.server(executor, options=server_options(), maximum_concurrent_rpcs=limit)
 
 
 def bind_server(server: grpc.Server, address: str, credentials: grpc.ServerCredentials) -> str:

@@ -21,6 +21,8 @@ key                      value
 =====================================  ====================
 error class                            status code
 =====================================  ====================
+ServerBusyError (a TransportError)     RESOURCE_EXHAUSTED
+StreamIdleError (a TransportError)     DEADLINE_EXCEEDED
 UsageError, ConfigurationError         INVALID_ARGUMENT
 VerificationError, ApprovalError       PERMISSION_DENIED
 KeyMaterialError                       FAILED_PRECONDITION
@@ -31,8 +33,11 @@ AccordError (anything else)            UNKNOWN
 
 A client (:func:`call`, :func:`call_stream`, :func:`translate_rpc_errors`) rebuilds the class
 named in the metadata, looked up in that fixed list (never imported by name), with the
-server's message and hint. The message is the peer's own words: an untrusted peer can choose
-it, so never act on its content. A failure without the metadata becomes a
+server's message and hint; a ``TransportError`` with status ``RESOURCE_EXHAUSTED`` or
+``DEADLINE_EXCEEDED`` becomes the :class:`~accord.transport.ServerBusyError` or
+:class:`~accord.transport.StreamIdleError` it was (both kinds of ``TransportError``). The
+message is the peer's own words: an untrusted peer can choose it, so never act on its
+content. A failure without the metadata becomes a
 :class:`~accord.errors.TransportError` naming the peer, for example
 "node 127.0.0.1:5001 did not answer within 30 s".
 """
@@ -60,6 +65,7 @@ from accord.errors import (
     UsageError,
     VerificationError,
 )
+from accord.transport.limits import ServerBusyError, StreamIdleError
 
 __all__ = [
     "ERROR_CLASS_KEY",
@@ -102,6 +108,8 @@ _ERROR_CLASSES: Final[Mapping[str, type[AccordError]]] = {
 }
 
 _STATUS_CODES: Final[Sequence[tuple[type[AccordError], grpc.StatusCode]]] = (
+    (ServerBusyError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StreamIdleError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (UsageError, grpc.StatusCode.INVALID_ARGUMENT),
     (VerificationError, grpc.StatusCode.PERMISSION_DENIED),
     (ApprovalError, grpc.StatusCode.PERMISSION_DENIED),
@@ -290,6 +298,10 @@ def error_from_rpc(error: grpc.RpcError, *, peer: str, timeout: float | None = N
     details_method = getattr(error, "details", None)
     details = (details_method() if callable(details_method) else None) or ""
     cls = _ERROR_CLASSES.get(metadata.get(ERROR_CLASS_KEY, ""))
+    if cls is TransportError and code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        cls = ServerBusyError
+    elif cls is TransportError and code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        cls = StreamIdleError
     if cls is not None:
         message = unquote(metadata.get(ERROR_MESSAGE_KEY, "")) or details
         hint = metadata.get(ERROR_HINT_KEY)
@@ -304,6 +316,11 @@ def error_from_rpc(error: grpc.RpcError, *, peer: str, timeout: float | None = N
         return TransportError(
             f"{peer} does not offer this call: {details}",
             hint="Check that the peer runs a compatible version of Accord.",
+        )
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "concurrent rpc" in details.lower():
+        return TransportError(
+            f"{peer} is busy: it serves as many calls as it accepts at once ({details})",
+            hint="Try again shortly.",
         )
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return TransportError(

@@ -84,3 +84,33 @@ class NodeStatus(_message.Message):
     key_ids: _containers.RepeatedScalarFieldContainer[str]
     backend: str
     def __init__(self, session_id: _Optional[str] = ..., agreement_digest: _Optional[str] = ..., next_sequence: _Optional[int] = ..., key_ids: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ...) -> None: ...
+
+class FederationRequest(_message.Message):
+    __slots__ = ("command_digest",)
+    COMMAND_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    command_digest: str
+    def __init__(self, command_digest: _Optional[str] = ...) -> None: ...
+
+class FederationResponse(_message.Message):
+    __slots__ = ("offer", "state", "error")
+    OFFER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    offer: bytes
+    state: str
+    error: str
+    def __init__(self, offer: _Optional[bytes] = ..., state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ProgressRequest(_message.Message):
+    __slots__ = ("model", "start_round")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    START_ROUND_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    start_round: int
+    def __init__(self, model: _Optional[str] = ..., start_round: _Optional[int] = ...) -> None: ...
+
+class ProgressResponse(_message.Message):
+    __slots__ = ("rounds",)
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    rounds: bytes
+    def __init__(self, rounds: _Optional[bytes] = ...) -> None: ...

@@ -70,6 +70,16 @@ class EnclaveNodeStub:
                 request_serializer=accord_dot_v1_dot_node__pb2.NodeStatusRequest.SerializeToString,
                 response_deserializer=accord_dot_v1_dot_node__pb2.NodeStatus.FromString,
                 _registered_method=True)
+        self.GetFederation = channel.unary_unary(
+                '/accord.v1.EnclaveNode/GetFederation',
+                request_serializer=accord_dot_v1_dot_node__pb2.FederationRequest.SerializeToString,
+                response_deserializer=accord_dot_v1_dot_node__pb2.FederationResponse.FromString,
+                _registered_method=True)
+        self.GetProgress = channel.unary_unary(
+                '/accord.v1.EnclaveNode/GetProgress',
+                request_serializer=accord_dot_v1_dot_node__pb2.ProgressRequest.SerializeToString,
+                response_deserializer=accord_dot_v1_dot_node__pb2.ProgressResponse.FromString,
+                _registered_method=True)
 
 
 class EnclaveNodeServicer:
@@ -122,6 +132,22 @@ class EnclaveNodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFederation(self, request, context):
+        """Node to node: this node's part in running one command across several nodes (its signed
+        federation offer once ready, and how far it got). Peers call it over TLS pinned to this
+        node's attested key, after verifying its evidence (docs/xgboost.md, section 7).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProgress(self, request, context):
+        """Training progress of a model, round by round (XGBoost workload).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnclaveNodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -159,6 +185,16 @@ def add_EnclaveNodeServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=accord_dot_v1_dot_node__pb2.NodeStatusRequest.FromString,
                     response_serializer=accord_dot_v1_dot_node__pb2.NodeStatus.SerializeToString,
+            ),
+            'GetFederation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFederation,
+                    request_deserializer=accord_dot_v1_dot_node__pb2.FederationRequest.FromString,
+                    response_serializer=accord_dot_v1_dot_node__pb2.FederationResponse.SerializeToString,
+            ),
+            'GetProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgress,
+                    request_deserializer=accord_dot_v1_dot_node__pb2.ProgressRequest.FromString,
+                    response_serializer=accord_dot_v1_dot_node__pb2.ProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -350,6 +386,60 @@ class EnclaveNode:
             '/accord.v1.EnclaveNode/GetStatus',
             accord_dot_v1_dot_node__pb2.NodeStatusRequest.SerializeToString,
             accord_dot_v1_dot_node__pb2.NodeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFederation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accord.v1.EnclaveNode/GetFederation',
+            accord_dot_v1_dot_node__pb2.FederationRequest.SerializeToString,
+            accord_dot_v1_dot_node__pb2.FederationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/accord.v1.EnclaveNode/GetProgress',
+            accord_dot_v1_dot_node__pb2.ProgressRequest.SerializeToString,
+            accord_dot_v1_dot_node__pb2.ProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

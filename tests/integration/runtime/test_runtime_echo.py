@@ -84,7 +84,7 @@ def test_a_partys_whole_workflow_on_the_command_line(world, cluster, tmp_path):
     alice_dir = world["parties"]["alice"].directory
     bob_dir = world["parties"]["bob"].directory
 
-    attested = run_cli(cluster, alice_dir, "attest")
+    attested = run_cli(cluster, alice_dir, "attest", "nodes")
     assert attested.returncode == 0, attested.stderr
     assert "node-1" in attested.stdout and "node-2" in attested.stdout
     assert "simulated" in attested.stdout

@@ -38,4 +38,4 @@ def test_a_proposal_prints_as_its_full_description(world):
     )
     proposal = parse_proposal(view, agreement=agreement)
     assert str(proposal) == proposal.describe()
-    assert str(proposal).startswith(command.describe())
+    assert str(proposal).endswith(command.describe())  # the command comes last

@@ -13,6 +13,11 @@ columns are the feature columns, which must be the same, in the same order, for 
 of the group. Each :class:`LoadedDataset` is a row range of its group's matrix.
 
 A node loads its :class:`NodeShare` of each file's chunks; one node (the default) loads all.
+The split is chunk-granular: node ``r`` of ``N`` loads chunks ``[c * r // N, c * (r + 1) //
+N)`` of a file of ``c`` chunks, so the shares of the ``N`` nodes are exactly the file's
+chunks, each once, in order (node 0 the first ones). Concatenating the nodes' rows in rank
+order gives the file's rows in file order. A file with fewer chunks than nodes leaves some
+nodes without rows of it; such a node still takes part (XGBoost trains with empty shares).
 """
 
 from __future__ import annotations
@@ -129,12 +134,16 @@ class DatasetGroup:
     datasets
         Its datasets, in command order.
     table
-        Every row of every dataset, in that order.
+        Every row of every dataset, in that order (this node's share of them).
+    sessions
+        The node sessions whose shares make up the whole group (the ``load`` command's
+        session ids); empty when loaded outside a command.
     """
 
     name: str
     datasets: tuple[LoadedDataset, ...]
     table: FeatureTable
+    sessions: tuple[str, ...] = ()
 
     @property
     def owners(self) -> tuple[str, ...]:
@@ -159,6 +168,10 @@ class _Source:
     def rows(self) -> int:
         return sum(self.reader.chunk_rows(index) for index in self.chunks)
 
+    @property
+    def file_rows(self) -> int:
+        return sum(self.reader.chunk_rows(index) for index in range(self.reader.chunk_count))
+
 
 def load_group(
     name: str,
@@ -167,6 +180,7 @@ def load_group(
     session: EnclaveSession,
     blobs: BlobSource,
     share: NodeShare = NodeShare(),
+    sessions: Sequence[str] = (),
 ) -> DatasetGroup:
     """Open, authenticate and parse every dataset of a ``load`` command into one group.
 
@@ -182,11 +196,14 @@ def load_group(
         The node's blob store.
     share
         The part of each file this node loads.
+    sessions
+        The sessions of all nodes that load a share (recorded in the group).
 
     Returns
     -------
     DatasetGroup
-        The group; nothing is kept anywhere when loading fails.
+        The group (this node's share of it, possibly no rows when several nodes share
+        it); nothing is kept anywhere when loading fails.
 
     Raises
     ------
@@ -201,7 +218,7 @@ def load_group(
     with ExitStack() as stack:
         sources = [_open(spec, session, blobs, share, stack) for spec in specs]
         _check_consistent(sources)
-        if sum(source.rows for source in sources) == 0:
+        if sum(source.file_rows for source in sources) == 0:
             raise UsageError(f"load: the datasets of group {name!r} hold no rows")
         sparse = sources[0].features is None
         table = _read_sparse(sources) if sparse else _read_dense(sources)
@@ -212,7 +229,7 @@ def load_group(
         spec = source.spec
         datasets.append(LoadedDataset(spec.name, spec.owner, name, start, stop, table))
         start = stop
-    return DatasetGroup(name=name, datasets=tuple(datasets), table=table)
+    return DatasetGroup(name=name, datasets=tuple(datasets), table=table, sessions=tuple(sessions))
 
 
 def _open(

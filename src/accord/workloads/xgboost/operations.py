@@ -35,6 +35,8 @@ from accord.enclave.executor import OperationContext, OperationHandler, PlainOut
 from accord.errors import UsageError
 from accord.workloads.xgboost.arguments import Arguments, check_name, shown
 from accord.workloads.xgboost.datasets import DatasetSpec, load_group
+from accord.workloads.xgboost.distribution import across_nodes, check_same_nodes
+from accord.workloads.xgboost.federation import FEDERATION_ARGUMENT, node_share
 from accord.workloads.xgboost.matrices import FeatureTable
 from accord.workloads.xgboost.models import (
     MODEL_FORMATS,
@@ -126,14 +128,24 @@ def run_load(context: OperationContext) -> list[PlainOutput]:
         if spec.name == group_name:
             raise UsageError(f"load: dataset {spec.name!r} has the name of its group")
         specs.append(spec)
-    group = load_group(group_name, specs, session=context.session, blobs=context.blobs)
+    share = node_share(context.command, context.session.session_id)
+    group = load_group(
+        group_name,
+        specs,
+        session=context.session,
+        blobs=context.blobs,
+        share=share,
+        sessions=context.command.session_ids,
+    )
     state.add_group(group)
     _LOG.info(
-        "load group=%s datasets=%d rows=%d features=%d",
+        "load group=%s datasets=%d rows=%d features=%d share=%d/%d",
         group_name,
         len(group.datasets),
         group.table.num_rows,
         group.table.num_features,
+        share.index + 1,
+        share.count,
     )
     return []
 
@@ -144,16 +156,17 @@ def run_train(context: OperationContext) -> list[PlainOutput]:
         "train",
         context.command.arguments,
         required=("data", "params", "num_boost_round", "model"),
-        optional=("evals", "early_stopping_rounds", "maximize"),
+        optional=("evals", "early_stopping_rounds", "maximize", FEDERATION_ARGUMENT),
     )
     state = xgboost_state(context.workspace)
     model_name = arguments.name("model")
     state.check_new_model_name(model_name, "train")
     data = arguments.name("data")
     table = state.table(data, arguments.what("data"))
+    check_same_nodes(state, data, context.command, arguments.what("data"))
     params = check_params(arguments.mapping("params"), arguments.what("params"))
     rounds = arguments.integer("num_boost_round", minimum=1, maximum=MAX_ROUNDS)
-    evals = _evals(arguments, state) if "evals" in arguments else []
+    evals = _evals(arguments, state, context) if "evals" in arguments else []
     early = arguments.optional_integer("early_stopping_rounds", minimum=1, maximum=MAX_ROUNDS)
     maximize = arguments.boolean("maximize", default=False) if "maximize" in arguments else None
 
@@ -162,22 +175,26 @@ def run_train(context: OperationContext) -> list[PlainOutput]:
         shown_metrics = " ".join(f"{name}={value:.6g}" for name, value in metrics.items())
         _LOG.info("train model=%s round %d/%d %s", model_name, iteration + 1, rounds, shown_metrics)
 
-    booster = train_booster(
-        table,
-        params,
-        num_boost_round=rounds,
-        nthread=state.nthread,
-        evals=evals,
-        early_stopping_rounds=early,
-        maximize=maximize,
-        on_round=on_round,
-    )
+    state.forget_progress(model_name)
+    with across_nodes(context, "train"):
+        booster = train_booster(
+            table,
+            params,
+            num_boost_round=rounds,
+            nthread=state.nthread,
+            evals=evals,
+            early_stopping_rounds=early,
+            maximize=maximize,
+            on_round=on_round,
+        )
     state.add_model(TrainedModel(model_name, booster, f"trained on {data}"))
     _LOG.info("train model=%s done after %d rounds", model_name, booster.num_boosted_rounds())
     return []
 
 
-def _evals(arguments: Arguments, state: XGBoostState) -> list[tuple[FeatureTable, str]]:
+def _evals(
+    arguments: Arguments, state: XGBoostState, context: OperationContext
+) -> list[tuple[FeatureTable, str]]:
     evals = []
     labels: set[str] = set()
     for position, pair in enumerate(arguments.sequence("evals", min_items=1, max_items=16)):
@@ -190,6 +207,7 @@ def _evals(arguments: Arguments, state: XGBoostState) -> list[tuple[FeatureTable
             raise UsageError(f"{where}: evaluation label {label!r} is used twice")
         labels.add(label)
         evals.append((state.table(data, where), label))
+        check_same_nodes(state, data, context.command, where)
     return evals
 
 
@@ -204,6 +222,7 @@ def run_predict(context: OperationContext) -> list[PlainOutput]:
     state = xgboost_state(context.workspace)
     model = state.model(arguments.name("model"), arguments.what("model"))
     dataset = state.dataset(arguments.name("data"), arguments.what("data"))
+    check_same_nodes(state, dataset.name, context.command, arguments.what("data"))
     owner = arguments.party("data_owner")
     if owner != dataset.owner:
         raise UsageError(
@@ -241,24 +260,32 @@ def _iteration_range(arguments: Arguments) -> tuple[int, int]:
 def run_evaluate(context: OperationContext) -> list[PlainOutput]:
     """``evaluate``: metrics of a model on a dataset or group, for the metrics recipients."""
     arguments = Arguments(
-        "evaluate", context.command.arguments, required=("model", "data", "metrics")
+        "evaluate",
+        context.command.arguments,
+        required=("model", "data", "metrics"),
+        optional=(FEDERATION_ARGUMENT,),
     )
     state = xgboost_state(context.workspace)
     model = state.model(arguments.name("model"), arguments.what("model"))
     data = arguments.name("data")
     table = state.table(data, arguments.what("data"))
+    check_same_nodes(state, data, context.command, arguments.what("data"))
     items = arguments.sequence("metrics", min_items=1, max_items=_MAX_METRICS)
     metrics = [check_metric(m, f"{arguments.what('metrics')}[{i}]") for i, m in enumerate(items)]
     if len(set(metrics)) != len(metrics):
         raise UsageError(f"{arguments.what('metrics')} names a metric twice")
     recipients = _recipients(context, "evaluate")
-    values = evaluate_table(model.booster, table, metrics, nthread=state.nthread)
+    rows = table.num_rows
+    with across_nodes(context, "evaluate") as run:
+        values = evaluate_table(model.booster, table, metrics, nthread=state.nthread)
+        if run is not None:
+            rows = int(run.sum(rows))
     document = canonical_json(
         {
             "format": METRICS_FORMAT,
             "model": model.name,
             "data": data,
-            "rows": table.num_rows,
+            "rows": rows,
             "metrics": values,
         }
     )

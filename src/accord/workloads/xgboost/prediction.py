@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "encode_predictions",
     "evaluate_table",
     "feature_importance",
+    "join_predictions",
     "matrix_for_model",
     "predict_table",
 ]
@@ -99,6 +100,36 @@ def decode_predictions(data: bytes) -> npt.NDArray[np.float32]:
             "dimensions and nothing after it"
         )
     return array.astype(np.float32, copy=False)
+
+
+def join_predictions(shares: Mapping[str, bytes]) -> npt.NDArray[np.float32]:
+    """Join the ``predictions`` outputs of the nodes of one command (a party's side).
+
+    On several nodes each node predicts its own share of the dataset's rows; concatenated in
+    rank order (sorted session id) they are the predictions of every row, in file order.
+
+    Parameters
+    ----------
+    shares
+        Session id to the unsealed ``predictions`` output of that session's node, for every
+        session of the command.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 predictions of every row of the dataset.
+
+    Raises
+    ------
+    UsageError
+        If there is no share, a share is not predictions, or the shares differ in shape.
+    """
+    if not shares:
+        raise UsageError("no predictions to join: give every node's 'predictions' output")
+    parts = [decode_predictions(shares[session]) for session in sorted(shares)]
+    if len({part.shape[1:] for part in parts}) != 1:
+        raise UsageError("the nodes' predictions have different shapes; they are not shares")
+    return np.concatenate(parts).astype(PREDICTIONS_DTYPE, copy=False)
 
 
 def matrix_for_model(

@@ -234,13 +234,25 @@ class XGBoostState:
             self._rounds.append(entry)
 
     def progress(self, model: str | None = None, *, start: int = 0) -> tuple[TrainingRound, ...]:
-        """Return the recorded rounds (of ``model`` only, if given) from index ``start``.
+        """Return the recorded rounds (of ``model`` only, if given) from round ``start`` on.
 
         Safe to call from another thread while a model trains (a progress RPC).
         """
         with self._lock:
-            rounds = self._rounds[start:]
-        return tuple(r for r in rounds if model is None or r.model == model)
+            rounds = tuple(self._rounds)
+        return tuple(r for r in rounds if (model is None or r.model == model) and r.round >= start)
+
+    def forget_progress(self, model: str) -> None:
+        """Drop the rounds recorded for ``model`` (a new training under a name that failed)."""
+        with self._lock:
+            self._rounds = [r for r in self._rounds if r.model != model]
+
+    def sessions_of(self, name: str) -> tuple[str, ...]:
+        """Return the sessions that share dataset or group ``name`` (empty if not recorded)."""
+        group = self._groups.get(name)
+        if group is None and name in self._datasets:
+            group = self._groups.get(self._datasets[name].group)
+        return group.sessions if group is not None else ()
 
     def clear(self) -> None:
         """Drop every dataset, model and progress record."""

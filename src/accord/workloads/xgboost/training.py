@@ -6,21 +6,20 @@ same rounds and the same model as plain XGBoost on the same rows in the same ord
 ``xgboost.train``, the booster of the last round is returned even when early stopping
 picked an earlier one (its ``best_iteration`` is recorded in the model).
 
-Distribution over nodes: each node trains on its own row share, and ``communicator`` carries
-the settings of XGBoost's collective communicator (``xgboost.collective``); ``None`` (one
-node) trains alone.
+Distribution over nodes: each node trains on its own row share. Called inside a
+:class:`~accord.workloads.xgboost.federation.FederatedRun`, the booster is trained by every
+node of the command together through XGBoost's collective communicator, and each node ends
+with the same model; outside one, the node trains alone.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final
 
 import xgboost
 import xgboost.callback
-import xgboost.collective
 
 from accord.errors import UsageError
 from accord.workloads.xgboost.matrices import FeatureTable
@@ -81,7 +80,6 @@ def train_booster(
     early_stopping_rounds: int | None = None,
     maximize: bool | None = None,
     on_round: RoundCallback | None = None,
-    communicator: Mapping[str, Any] | None = None,
 ) -> xgboost.Booster:
     """Train a booster as ``xgboost.train(params, dtrain, num_boost_round, evals, ...)``.
 
@@ -101,9 +99,6 @@ def train_booster(
         As in ``xgboost.train``.
     on_round
         Called after every round with its evaluation results.
-    communicator
-        Settings of ``xgboost.collective.CommunicatorContext`` when several nodes train
-        together; ``None`` for one node.
 
     Returns
     -------
@@ -126,25 +121,19 @@ def train_booster(
     arguments = dict(params)
     threads = int(arguments.setdefault("nthread", nthread))
     callbacks = [_Progress(on_round)] if on_round is not None else []
-    context: AbstractContextManager[Any] = (
-        nullcontext()
-        if communicator is None
-        else xgboost.collective.CommunicatorContext(**dict(communicator))
-    )
     width = max([table.num_features] + [t.num_features for t, _ in evals])
     try:
-        with context:
-            dtrain = table.dmatrix(nthread=threads, num_features=width)
-            watch = [(t.dmatrix(nthread=threads, num_features=width), n) for t, n in evals]
-            return xgboost.train(
-                arguments,
-                dtrain,
-                num_boost_round=num_boost_round,
-                evals=watch,
-                early_stopping_rounds=early_stopping_rounds,
-                maximize=maximize,
-                verbose_eval=False,
-                callbacks=callbacks,
-            )
+        dtrain = table.dmatrix(nthread=threads, num_features=width)
+        watch = [(t.dmatrix(nthread=threads, num_features=width), n) for t, n in evals]
+        return xgboost.train(
+            arguments,
+            dtrain,
+            num_boost_round=num_boost_round,
+            evals=watch,
+            early_stopping_rounds=early_stopping_rounds,
+            maximize=maximize,
+            verbose_eval=False,
+            callbacks=callbacks,
+        )
     except xgboost.core.XGBoostError as error:
         raise xgboost_refusal(error, "train") from None
