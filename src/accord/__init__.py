@@ -8,7 +8,8 @@ The names below are the supported public API; subpackages hold the details:
 - agreements: :func:`load_agreement`, :func:`load_signed_agreement`,
   :class:`SignedAgreement` (:mod:`accord.agreement`)
 - the runtime: :func:`connect` returns a :class:`Client` (attest, provision, upload,
-  propose, approve, wait, audit) (:mod:`accord.client`)
+  propose, approve, wait, audit) and :class:`AccordXGBoost`, the XGBoost-style facade
+  (:mod:`accord.client`)
 - attestation and key release: :func:`new_nonce`, :func:`verify_enclave`,
   :func:`release_data_key`, :class:`VerifiedEnclave` (:mod:`accord.client`), :class:`Verifier`,
   :class:`VerifiedEvidence` (:mod:`accord.attest`)
@@ -19,6 +20,7 @@ from accord._version import __version__
 from accord.agreement import SignedAgreement, load_agreement, load_signed_agreement
 from accord.attest import AccordSecurityWarning, VerifiedEvidence, Verifier
 from accord.client import (
+    AccordXGBoost,
     Client,
     VerifiedEnclave,
     connect,
@@ -41,6 +43,7 @@ from accord.party import PartyCard, PartyIdentity
 
 __all__ = [
     "AccordError",
+    "AccordXGBoost",
     "AccordSecurityWarning",
     "ApprovalError",
     "Client",

@@ -1,5 +1,6 @@
 """The console script as a user meets it: real subprocesses."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,21 @@ def test_unknown_command_is_a_usage_error():
 
 
 def test_demo_runs_green(tmp_path):
-    result = run("demo", "--work-dir", str(tmp_path / "work"))
-    assert result.returncode == 0, result.stderr
+    """The README's main command: two parties, two enclave nodes as processes, under a minute."""
+    work = tmp_path / "work"
+    result = run("demo", "--work-dir", str(work))
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "demo succeeded" in result.stdout
-    assert (tmp_path / "work" / "alice" / "train.sealed").is_file()
+    summary = json.loads((work / "summary.json").read_text())
+    assert summary["ok"] is True and summary["nodes"] == 2 and summary["rounds"] == 10
+    assert [p["name"] for p in summary["parties"]] == ["alice", "bob"]
+    for party in summary["parties"]:
+        assert party["accuracy"] > 0.9
+        assert party["predictions"] == party["test_rows"] > 0
+        assert party["key_released_to"] == ["node-1", "node-2"]
+        assert f"{party['accuracy']:.2%}" in result.stdout  # the summary table shows it
+    assert summary["audit_verified"] is True
+    assert summary["audit_entries"] == {"node-1": 6, "node-2": 6}
+    assert "verified by every party" in result.stdout
+    assert summary["seconds"] < 60
+    assert (work / "alice" / "train.sealed").is_file()
