@@ -43,8 +43,8 @@ from accord.party import PartyCard, PartyIdentity
 
 __all__ = [
     "AccordError",
-    "AccordXGBoost",
     "AccordSecurityWarning",
+    "AccordXGBoost",
     "ApprovalError",
     "Client",
     "ConfigurationError",
