@@ -12,7 +12,17 @@ from rich.markup import escape
 
 from accord._version import __version__
 from accord.agreement.display import escape_unsafe
-from accord.cli import agreement, attest, demo, node, orchestrator, party, runtime, sealing
+from accord.cli import (
+    agreement,
+    attest,
+    cluster,
+    demo,
+    node,
+    orchestrator,
+    party,
+    runtime,
+    sealing,
+)
 from accord.cli.common import make_console
 from accord.errors import AccordError
 
@@ -54,6 +64,7 @@ demo.register(app)
 node.register(app)
 orchestrator.register(app)
 runtime.register(app, attest_group=attest.app)
+cluster.register(app)
 
 
 def report_error(error: AccordError, console: Console | None = None) -> None:

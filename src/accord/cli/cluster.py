@@ -1,0 +1,174 @@
+"""``accord cluster up/down``: enclave nodes as actors on an existing Ray cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from accord.cli.common import make_console, open_party
+from accord.errors import UsageError
+
+__all__ = ["app", "down", "parse_resources", "register", "up"]
+
+app = typer.Typer(
+    help="Run enclave nodes on an existing Ray cluster (needs: pip install 'accord[ray]').",
+    no_args_is_help=True,
+)
+
+_RayAddress = Annotated[
+    str,
+    typer.Option("--ray", metavar="ADDRESS", help="The Ray cluster's head, e.g. 10.0.0.5:6379."),
+]
+_Name = Annotated[
+    str,
+    typer.Option("--name", help="The deployment's name (several may share a Ray cluster)."),
+]
+_Namespace = Annotated[str, typer.Option("--namespace", help="The Ray namespace of the actors.")]
+
+
+def parse_resources(text: str | None) -> dict[str, float]:
+    """Parse ``--resources``: a JSON object of Ray resource names to non-negative amounts.
+
+    Parameters
+    ----------
+    text
+        The option's value, or ``None`` for no resources.
+
+    Returns
+    -------
+    dict[str, float]
+        The amounts by resource name.
+
+    Raises
+    ------
+    UsageError
+        If the text is not such an object.
+    """
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--resources is not JSON: {exc.msg}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise UsageError(
+            "--resources must be a JSON object of resource names to non-negative numbers",
+            hint="For example --resources '{\"enclave\": 1}'.",
+        )
+    return {key: float(amount) for key, amount in value.items()}
+
+
+@app.command("up")
+def up(
+    ray_address: _RayAddress,
+    nodes: Annotated[int, typer.Option("--nodes", min=1, help="How many enclave nodes.")],
+    agreement: Annotated[
+        Path,
+        typer.Option("--agreement", metavar="FILE", exists=True, dir_okay=False),
+    ],
+    orchestrator: Annotated[
+        str, typer.Option("--orchestrator", metavar="HOST:PORT", help="Where to register them.")
+    ],
+    orchestrator_cert: Annotated[
+        Path,
+        typer.Option(
+            "--orchestrator-cert",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="The orchestrator's TLS certificate (PEM), pinned.",
+        ),
+    ],
+    operator: Annotated[
+        Path,
+        typer.Option(
+            "--operator",
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+            help="The operator's folder (accord party init); its certificate must be in the "
+            "orchestrator's operator_certificates.",
+        ),
+    ],
+    state_dir: Annotated[
+        str,
+        typer.Option(
+            "--state-dir",
+            metavar="DIR",
+            help="A folder on every Ray node for ports and ciphertext blobs (~ is the "
+            "home of the Ray worker).",
+        ),
+    ] = "~/.accord/ray-nodes",
+    resources: Annotated[
+        str | None,
+        typer.Option(
+            "--resources",
+            metavar="JSON",
+            help="Ray resources each node actor asks for, e.g. '{\"enclave\": 1}'.",
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="Attestation backend of the nodes.")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address nodes listen on (default: each Ray node's IP)."),
+    ] = None,
+    name: _Name = "accord",
+    namespace: _Namespace = "accord",
+) -> None:
+    """Start enclave nodes as Ray actors and register them with the orchestrator.
+
+    Each actor creates its own enclave session; keys never leave it. Ray restarts a dead
+    actor with a new session (parties must then attest and provision again). Running
+    "up" again for a running deployment registers any node whose address changed.
+    """
+    from accord.cluster.ray import RayNodes, start_ray_nodes
+
+    operator_identity = open_party(operator)
+    certificate = orchestrator_cert.read_bytes()
+    running = RayNodes.attach(ray_address, name=name, namespace=namespace)
+    if not running.node_ids:
+        running = start_ray_nodes(
+            ray_address,
+            nodes=nodes,
+            agreement=agreement,
+            state_dir=state_dir,
+            name=name,
+            backend=backend,
+            host=host,
+            resources=parse_resources(resources),
+            namespace=namespace,
+        )
+    described = running.register(
+        orchestrator, orchestrator_certificate=certificate, operator=operator_identity
+    )
+    console = make_console()
+    for node_id, node in described.items():
+        console.print(f"{node_id} address={node.address} session={node.session_id}")
+
+
+@app.command("down")
+def down(
+    ray_address: _RayAddress, name: _Name = "accord", namespace: _Namespace = "accord"
+) -> None:
+    """Stop the deployment's node actors (their sessions and keys end with them)."""
+    from accord.cluster.ray import stop_ray_nodes
+
+    stopped = stop_ray_nodes(ray_address, name=name, namespace=namespace)
+    console = make_console()
+    if stopped:
+        console.print(f"stopped {', '.join(stopped)}")
+    else:
+        console.print(f"no node actors of {name!r} were running")
+
+
+def register(parent: typer.Typer) -> None:
+    """Add the ``cluster`` command group to ``parent``."""
+    parent.add_typer(app, name="cluster")
