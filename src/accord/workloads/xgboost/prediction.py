@@ -11,6 +11,7 @@ in docs/xgboost.md.
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -179,6 +180,10 @@ def predict_table(
     UsageError
         If the data does not fit the model or XGBoost refuses the iteration range.
     """
+    if table.num_rows == 0:
+        # A node whose share of the file holds no chunk has nothing to predict; building a
+        # DMatrix for zero rows would compare feature names its empty training share may lack.
+        return np.empty(_empty_prediction_shape(booster, output_margin), dtype=np.float32)
     matrix = matrix_for_model(table, booster, nthread=nthread, where=where)
     try:
         values = booster.predict(
@@ -187,6 +192,15 @@ def predict_table(
     except xgboost.core.XGBoostError as error:
         raise xgboost_refusal(error, "predict") from None
     return np.asarray(values, dtype=np.float32)
+
+
+def _empty_prediction_shape(booster: xgboost.Booster, output_margin: bool) -> tuple[int, ...]:
+    """Return the shape of zero rows of predictions: one value per row, or one per class."""
+    learner = json.loads(booster.save_config())["learner"]
+    classes = int(learner["learner_model_param"].get("num_class", "0") or 0)
+    objective = str(learner["objective"]["name"])
+    per_class = classes > 1 and (output_margin or objective == "multi:softprob")
+    return (0, classes) if per_class else (0,)
 
 
 def evaluate_table(
