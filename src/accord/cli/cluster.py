@@ -125,29 +125,37 @@ def up(
 ) -> None:
     """Start enclave nodes as Ray actors and register them with the orchestrator.
 
-    Each actor creates its own enclave session; keys never leave it. Ray restarts a dead
-    actor with a new session (parties must then attest and provision again). Running
-    "up" again for a running deployment registers any node whose address changed.
+    Each actor supervises an "accord node" process that creates its own enclave session;
+    its keys never enter the actor or Ray. Ray restarts a dead actor, which starts a new
+    node process with a new session (parties must then attest and provision again).
+    Running "up" again registers the running nodes. Run it on a machine that holds no
+    party keys: the operator key is loaded only after the Ray connection is closed.
     """
-    from accord.cluster.ray import RayNodes, start_ray_nodes
+    from accord.cluster.ray import RayNodes, import_ray, register_nodes, start_ray_nodes
 
-    operator_identity = open_party(operator)
     certificate = orchestrator_cert.read_bytes()
-    running = RayNodes.attach(ray_address, name=name, namespace=namespace)
-    if not running.node_ids:
-        running = start_ray_nodes(
-            ray_address,
-            nodes=nodes,
-            agreement=agreement,
-            state_dir=state_dir,
-            name=name,
-            backend=backend,
-            host=host,
-            resources=parse_resources(resources),
-            namespace=namespace,
-        )
-    described = running.register(
-        orchestrator, orchestrator_certificate=certificate, operator=operator_identity
+    # Every Ray interaction ends (ray.shutdown) before the operator's key is loaded: this
+    # process unpickles what Ray sends and must not hold the key while it does.
+    try:
+        running = RayNodes.attach(ray_address, name=name, namespace=namespace)
+        if not running.node_ids:
+            running = start_ray_nodes(
+                ray_address,
+                nodes=nodes,
+                agreement=agreement,
+                state_dir=state_dir,
+                name=name,
+                backend=backend,
+                host=host,
+                resources=parse_resources(resources),
+                namespace=namespace,
+            )
+        described = running.describe()
+    finally:
+        import_ray().shutdown()
+    operator_identity = open_party(operator)
+    register_nodes(
+        described, orchestrator, orchestrator_certificate=certificate, operator=operator_identity
     )
     console = make_console()
     for node_id, node in described.items():

@@ -3,22 +3,24 @@
 Ray is untrusted infrastructure: it places, starts and restarts nodes and carries only public
 data. :func:`start_ray_nodes` starts N named, detached actors in a Ray namespace, one per Ray
 node where the resources allow (every actor asks for ``resources``, e.g. a custom resource
-each Ray node offers once, and the actors are spread over the nodes). Each actor runs
-Accord's node server in its own process (:func:`accord.enclave.server.start_node`) with its
-own enclave session, created inside the actor; the driver then registers every node with the
-orchestrator as an operator (:func:`accord.orchestrator.register_node`).
+each Ray node offers once, and the actors are spread over the nodes).
 
-What crosses Ray, in both directions, is public: the actor's constructor receives the signed
-agreement's text, a node id, a backend name, a host and a state folder; its methods return
-the node id, address, session id, the session's TLS certificate (PEM) and the Ray node id.
-Keys are generated inside the actor and never leave its memory; data keys and data reach the
-node over its own attested TLS endpoint, never through Ray.
+An actor only **supervises**: it runs the measured ``accord node`` as a child process
+(:class:`EnclaveNodeActor`). The enclave session and all its keys live in that child, which
+never imports Ray and never unpickles anything; the actor's process, which does deserialise
+Ray messages (cloudpickle), holds no key. The actor passes the child only argv and files
+(the public agreement), reads its public ready line (address, session id), fetches the
+public TLS certificate it presents, and returns those. The child dies with the actor's
+process (``PR_SET_PDEATHSIG``). The driver registers every node with the orchestrator as an
+operator (:func:`register_nodes`); ``accord cluster up`` does so only after its Ray
+connection is shut down.
 
-A node actor that dies is restarted by Ray (``max_restarts``) with a **new** session on the
-same port (the port is kept in the state folder on the Ray node), so the orchestrator sees a
-changed session at the same address, marks the old one gone, and parties must re-attest and
-re-provision. If Ray restarts the actor on another Ray node, its address changes:
-:meth:`RayNodes.register` (``accord cluster up`` again) registers the new address.
+A node actor that dies is restarted by Ray (``max_restarts``) and starts a **new** node
+process, so a new session, on the same port (kept in the state folder on the Ray node; a
+corrupt port file means a new port), so the orchestrator sees a changed session at the same
+address, marks the old one gone, and parties must re-attest and re-provision. If Ray
+restarts the actor on another Ray node, its address changes: :meth:`RayNodes.register`
+(``accord cluster up`` again) registers the new address.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
+from accord.cluster.ray_actor import EnclaveNodeActor, NodeDescription
 from accord.errors import ConfigurationError, TransportError, UsageError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ __all__ = [
     "NodeDescription",
     "RayNodes",
     "import_ray",
+    "register_nodes",
     "start_ray_nodes",
     "stop_ray_nodes",
 ]
@@ -57,8 +59,6 @@ INSTALL_HINT: Final = "Install it with: pip install 'accord[ray]'"
 """What to do when Ray is missing."""
 
 _ACTOR_PREFIX: Final = "accord-node-"
-_PORT_FILE: Final = "port"
-_BIND_ATTEMPTS: Final = 50
 _BIND_RETRY_SECONDS: Final = 0.2
 
 
@@ -84,119 +84,6 @@ def import_ray() -> ModuleType:
         ) from None
 
 
-@dataclass(frozen=True)
-class NodeDescription:
-    """What a node actor reports about itself: public data only.
-
-    Parameters
-    ----------
-    node_id
-        The node's id at the orchestrator.
-    address
-        ``host:port`` of the node's TLS endpoint.
-    session_id
-        The enclave session the node serves now.
-    certificate_pem
-        The session's TLS certificate (PEM; its key stays in the actor).
-    ray_node_id
-        The Ray node the actor runs on.
-    """
-
-    node_id: str
-    address: str
-    session_id: str
-    certificate_pem: str
-    ray_node_id: str
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, str]) -> NodeDescription:
-        """Build a description from the mapping an actor returns."""
-        return cls(**{key: str(values[key]) for key in cls.__dataclass_fields__})
-
-
-class EnclaveNodeActor:
-    """One enclave node inside a Ray actor (wrapped with ``ray.remote`` by the driver).
-
-    Parameters
-    ----------
-    agreement_text
-        The signed agreement file's text (public).
-    node_id
-        The node's id.
-    backend
-        The attestation backend, or ``None`` for the agreement's only one.
-    host
-        The address to listen on and report; ``None`` for the Ray node's IP address.
-    state_dir
-        A folder on the Ray node for the agreement copy, the port and ciphertext blobs.
-    """
-
-    def __init__(
-        self,
-        agreement_text: str,
-        node_id: str,
-        backend: str | None,
-        host: str | None,
-        state_dir: str,
-    ) -> None:
-        from accord._internal.files import write_atomically
-        from accord.agreement import load_signed_agreement
-        from accord.enclave.blobs import BlobStore
-        from accord.enclave.server import start_node
-
-        ray = import_ray()
-        context = ray.get_runtime_context()
-        self._ray_node_id = str(context.get_node_id())
-        folder = Path(state_dir).expanduser() / node_id
-        folder.mkdir(parents=True, exist_ok=True)
-        agreement_path = folder / "agreement.toml"
-        write_atomically(agreement_path, agreement_text.encode(), mode=0o644, overwrite=True)
-        agreement = load_signed_agreement(agreement_path)
-        host = host or ray.util.get_node_ip_address()
-        port_file = folder / _PORT_FILE
-        with warnings.catch_warnings():  # Ray's own property uses a deprecated accessor
-            warnings.simplefilter("ignore", DeprecationWarning)
-            reconstructed = bool(context.was_current_actor_reconstructed)
-        restarted = reconstructed and port_file.is_file()
-        port = int(port_file.read_text()) if restarted else 0
-        blobs = BlobStore(folder / "blobs")
-        for attempt in range(_BIND_ATTEMPTS):
-            try:
-                self._node = start_node(
-                    agreement, listen=f"{host}:{port}", blobs=blobs, backend=backend
-                )
-                break
-            except TransportError:
-                # The dead actor's port may linger for a moment.
-                if attempt + 1 == _BIND_ATTEMPTS:
-                    raise
-                time.sleep(_BIND_RETRY_SECONDS)
-        bound = self._node.address.rsplit(":", 1)[1]
-        write_atomically(port_file, bound.encode(), mode=0o644, overwrite=True)
-        self._node_id = node_id
-        _log.info(
-            "node %s %s session %s on %s",
-            node_id,
-            "restarted with" if restarted else "serves",
-            self._node.session_id,
-            self._node.address,
-        )
-
-    def describe(self) -> dict[str, str]:
-        """Return the node's public description (see :class:`NodeDescription`)."""
-        return {
-            "node_id": self._node_id,
-            "address": self._node.address,
-            "session_id": self._node.session_id,
-            "certificate_pem": self._node.session.tls_certificate_pem.decode(),
-            "ray_node_id": self._ray_node_id,
-        }
-
-    def stop(self, grace: float) -> None:
-        """Stop serving (the session and its keys end with the actor)."""
-        self._node.stop(grace)
-
-
 def _actor_name(name: str, node_id: str) -> str:
     return f"{_ACTOR_PREFIX}{name}-{node_id}"
 
@@ -205,7 +92,12 @@ def _init_ray(ray: ModuleType, address: str | None, namespace: str) -> None:
     if ray.is_initialized():
         return
     try:
-        ray.init(address=address, namespace=namespace, logging_level=logging.WARNING)
+        ray.init(
+            address=address,
+            namespace=namespace,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
     except ConnectionError as exc:
         raise TransportError(
             f"cannot connect to the Ray cluster at {address}: {exc}",
@@ -316,35 +208,17 @@ class RayNodes:
         TransportError
             If the orchestrator cannot attest a node it was given.
         """
-        from accord.orchestrator import register_node
-        from accord.party import PartyIdentity
-        from accord.transport import TlsIdentity
-
-        party = (
-            operator
-            if isinstance(operator, PartyIdentity)
-            else PartyIdentity.load(operator, passphrase=None)
-        )
-        identity = TlsIdentity.from_key(party.tls_key, party.tls_certificate_pem)
         described = self.describe(timeout)
-        for node_id, node in described.items():
-            if self.registered.get(node_id) == node.address:
-                continue
-            info = register_node(
+        self.registered.update(
+            register_nodes(
+                described,
                 orchestrator,
                 orchestrator_certificate=orchestrator_certificate,
-                operator=identity,
-                node_id=node_id,
-                address=node.address,
+                operator=operator,
+                already=self.registered,
                 timeout=timeout,
             )
-            if info.state not in ("ready", "restarted"):
-                raise TransportError(
-                    f"the orchestrator lists node {node_id} at {node.address} as {info.state!r}",
-                    hint="Check that the orchestrator can reach that address and that the "
-                    "node's measurement is in the agreement.",
-                )
-            self.registered[node_id] = node.address
+        )
         return described
 
     def stop(self, grace: float = 3.0) -> None:
@@ -397,6 +271,77 @@ class RayNodes:
                     entry["name"], namespace=namespace
                 )
         return cls(name, dict(sorted(actors.items())), namespace)
+
+
+def register_nodes(
+    described: Mapping[str, NodeDescription],
+    orchestrator: str,
+    *,
+    orchestrator_certificate: bytes,
+    operator: PartyIdentity | Path,
+    already: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> dict[str, str]:
+    """Register nodes with the orchestrator as the operator; no Ray involved.
+
+    ``accord cluster up`` calls this only after its Ray connection is shut down, so that the
+    operator's key is never in a process that unpickles what Ray sends.
+
+    Parameters
+    ----------
+    described
+        The nodes' public descriptions, by node id.
+    orchestrator
+        ``host:port`` of the orchestrator.
+    orchestrator_certificate
+        Its TLS certificate (PEM), pinned.
+    operator
+        The operator's identity or folder without passphrase.
+    already
+        The address each node is already registered at; those are skipped.
+    timeout
+        Seconds each registration may take.
+
+    Returns
+    -------
+    dict[str, str]
+        The address each node is now registered at, by node id.
+
+    Raises
+    ------
+    TransportError
+        If the orchestrator cannot attest a node it was given.
+    """
+    from accord.orchestrator import register_node
+    from accord.party import PartyIdentity
+    from accord.transport import TlsIdentity
+
+    party = (
+        operator
+        if isinstance(operator, PartyIdentity)
+        else PartyIdentity.load(operator, passphrase=None)
+    )
+    identity = TlsIdentity.from_key(party.tls_key, party.tls_certificate_pem)
+    registered = dict(already or {})
+    for node_id, node in described.items():
+        if registered.get(node_id) == node.address:
+            continue
+        info = register_node(
+            orchestrator,
+            orchestrator_certificate=orchestrator_certificate,
+            operator=identity,
+            node_id=node_id,
+            address=node.address,
+            timeout=timeout,
+        )
+        if info.state not in ("ready", "restarted"):
+            raise TransportError(
+                f"the orchestrator lists node {node_id} at {node.address} as {info.state!r}",
+                hint="Check that the orchestrator can reach that address and that the "
+                "node's measurement is in the agreement.",
+            )
+        registered[node_id] = node.address
+    return registered
 
 
 def start_ray_nodes(

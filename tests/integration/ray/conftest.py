@@ -3,14 +3,20 @@
 The Ray cluster is a head and a second Ray node, both started with ``ray start`` (one CPU
 each, a small object store, no dashboard), offering one ``enclave`` resource each and a
 resource naming them, so that two node actors asking for ``enclave: 1`` land one per Ray
-node. Everything is module scoped and stopped with ``ray stop`` at the end.
+node. Everything is module scoped. At the end only the processes this fixture's ``ray start``
+created are killed (those whose command line names its temporary folder, and their
+descendants), never another Ray cluster on the host (``ray stop`` would stop them all).
 """
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,7 @@ import pytest
 pytest.importorskip("ray", reason="the Ray tests need the optional 'ray' package (accord[ray])")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xgboost_facade"))
+
 
 from facade_world import FAST, make_world
 
@@ -33,6 +40,39 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]
+
+
+def _processes() -> dict[int, tuple[int, bytes]]:
+    """Every process's parent id and command line, by process id."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            found[int(entry.name)] = (parent, command)
+    return found
+
+
+def _stop_our_ray(temp_dir: Path) -> None:
+    """Kill the processes whose command line names ``temp_dir``, with their descendants."""
+    processes = _processes()
+    ours = {pid for pid, (_, command) in processes.items() if str(temp_dir).encode() in command}
+    ours.discard(os.getpid())
+    grown = True
+    while grown:
+        children = {pid for pid, (parent, _) in processes.items() if parent in ours}
+        grown = not children <= ours
+        ours |= children
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in ours):
+            time.sleep(0.2)
 
 
 def _ray(*arguments: str) -> None:
@@ -68,13 +108,22 @@ def ray_cluster():
             '{"enclave": 1, "head": 1}',
             *common,
         )
-        _ray("start", "--address", address, "--resources", '{"enclave": 1, "second": 1}', *common)
+        _ray(
+            "start",
+            "--address",
+            address,
+            "--temp-dir",
+            str(temp_dir),
+            "--resources",
+            '{"enclave": 1, "second": 1}',
+            *common,
+        )
         yield {"address": address, "temp_dir": temp_dir}
     finally:
         import ray
 
         ray.shutdown()
-        subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
+        _stop_our_ray(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 

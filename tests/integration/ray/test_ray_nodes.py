@@ -9,6 +9,7 @@ provision again, and then work goes on.
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from accord.cli.app import app
 from accord.client import CommandFailedError, SessionChangedError, connect
 from accord.client.xgboost import AccordXGBoost
 from accord.cluster import LocalCluster
-from accord.cluster.ray import RayNodes, start_ray_nodes
+from accord.cluster.ray import RayNodes, start_ray_nodes, stop_ray_nodes
 from accord.crypto.keys import SECRET_KEY_ACCESS
 from accord.errors import AccordError
 
@@ -81,7 +82,8 @@ def nodes(ray_address, world, orchestrator, passed_through_ray, tmp_path_factory
         )
         yield running
     finally:
-        running.stop()
+        # Re-attach: `accord cluster up` shuts the Ray connection down, which voids handles.
+        stop_ray_nodes(ray_address, name="test")
 
 
 def _client(orchestrator, world, name):
@@ -165,6 +167,39 @@ def test_two_node_actors_run_one_per_ray_node_and_are_registered(nodes, parties)
     assert dict(alice.sessions) == {i: node.session_id for i, node in described.items()}
 
 
+KEY_TYPES = ("EnclaveSession", "SessionKeyStore", "DataKey", "SigningKey", "TlsPrivateKey")
+
+
+def test_code_run_in_a_node_actor_finds_no_key_the_session_lives_in_a_child(nodes, parties):
+    for node_id in nodes.node_ids:
+        actor = nodes.actor(node_id)
+        # Ray runs any pickled function in the actor's process: the attack the reviewer showed.
+        # A lambda is pickled by value, so it needs nothing from this test module there.
+        probe = actor.__ray_call__.remote(
+            lambda _self, names=KEY_TYPES: (
+                sorted(
+                    {
+                        type(o).__name__
+                        for o in __import__("gc").get_objects()
+                        if type(o).__name__ in names
+                    }
+                ),
+                __import__("os").getpid(),
+            )
+        )
+        found, actor_pid = ray.get(probe, timeout=60)
+        node_pid = ray.get(actor.node_process_id.remote(), timeout=60)
+        assert found == [], f"{node_id}'s actor process holds {found}"
+        assert node_pid != actor_pid
+        # The session lives in the child (same host here): a child of the actor that never
+        # loaded Ray, serving the session the actor reports.
+        status = Path(f"/proc/{node_pid}/status").read_text()
+        assert f"PPid:\t{actor_pid}" in status
+        assert "_raylet" not in Path(f"/proc/{node_pid}/maps").read_text()
+        command = Path(f"/proc/{node_pid}/cmdline").read_bytes().split(b"\0")
+        assert b"node" in command and b"--agreement" in command
+
+
 def test_training_on_ray_nodes_predicts_like_local_node_processes(on_ray, on_local_processes):
     for party in ("alice", "bob"):
         assert on_ray[party].shape == on_local_processes[party].shape
@@ -207,11 +242,19 @@ def test_only_public_data_passes_through_ray(on_ray, world, passed_through_ray, 
         assert [name for name, secret in secrets.items() if secret in text] == [], path
 
 
+def _state(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def test_a_killed_node_actor_fails_the_running_command_and_needs_a_new_attestation(
     nodes, parties, on_ray, world
 ):
     alice, bob = parties
     before = nodes.describe()
+    old_pid = ray.get(nodes.actor("node-2").node_process_id.remote(), timeout=60)
     started = threading.Event()
     outcome = []
 
@@ -244,6 +287,12 @@ def test_a_killed_node_actor_fails_the_running_command_and_needs_a_new_attestati
     assert after["node-2"].session_id != before["node-2"].session_id
     assert after["node-2"].address == before["node-2"].address
     assert after["node-1"].session_id == before["node-1"].session_id
+    # The killed actor's node process died with it; the restarted actor runs a new one.
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{old_pid}").exists() and "Z" not in _state(old_pid):
+        assert time.monotonic() < deadline, "the node process outlived its actor"
+        time.sleep(0.2)
+    assert ray.get(nodes.actor("node-2").node_process_id.remote(), timeout=60) != old_pid
 
     deadline = time.monotonic() + 30
     while {n.node_id: n.state for n in alice.nodes()}.get("node-2") != "restarted":

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from accord.cli.app import app
 from accord.cli.cluster import parse_resources
 from accord.cluster.ray import INSTALL_HINT, import_ray, start_ray_nodes
+from accord.cluster.ray_actor import read_port
 from accord.errors import ConfigurationError, UsageError
 
 
@@ -82,3 +83,18 @@ def test_cluster_up_and_down_are_listed_in_the_help():
     result = CliRunner().invoke(app, ["cluster", "--help"])
     assert result.exit_code == 0
     assert "up" in result.output and "down" in result.output
+
+
+@pytest.mark.parametrize("content", [b"", b"not a port", b"70000", b"-5", b"\xff\xfe"])
+def test_a_corrupt_port_file_means_a_new_port_not_a_crash(tmp_path, caplog, content):
+    port_file = tmp_path / "port"
+    port_file.write_bytes(content)
+    with caplog.at_level("WARNING", logger="accord.cluster"):
+        assert read_port(port_file) == 0
+    assert "corrupt" in caplog.text and str(port_file) in caplog.text
+
+
+def test_a_kept_port_is_reused(tmp_path):
+    port_file = tmp_path / "port"
+    port_file.write_text("41234")
+    assert read_port(port_file) == 41234
