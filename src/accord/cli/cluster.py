@@ -120,6 +120,16 @@ def up(
         str | None,
         typer.Option("--host", help="Address nodes listen on (default: each Ray node's IP)."),
     ] = None,
+    node_command: Annotated[
+        str | None,
+        typer.Option(
+            "--node-command",
+            metavar="PATH",
+            help="Absolute path of the accord script (or the Python interpreter) of the "
+            "measured install on every Ray host (default: the accord script next to this "
+            "interpreter). It must be the measured install on every Ray host.",
+        ),
+    ] = None,
     name: _Name = "accord",
     namespace: _Namespace = "accord",
 ) -> None:
@@ -128,31 +138,27 @@ def up(
     Each actor supervises an "accord node" process that creates its own enclave session;
     its keys never enter the actor or Ray. Ray restarts a dead actor, which starts a new
     node process with a new session (parties must then attest and provision again).
-    Running "up" again registers the running nodes. Run it on a machine that holds no
-    party keys: the operator key is loaded only after the Ray connection is closed.
+    Running "up" again registers the running nodes. All Ray work runs in a child process
+    that holds no key; this process loads the operator key only after checking its output.
     """
-    from accord.cluster.ray import RayNodes, import_ray, register_nodes, start_ray_nodes
+    from accord.cluster.ray import default_node_command, register_nodes, require_ray
+    from accord.cluster.ray_driver import parse_descriptions, run_driver
 
     certificate = orchestrator_cert.read_bytes()
-    # Every Ray interaction ends (ray.shutdown) before the operator's key is loaded: this
-    # process unpickles what Ray sends and must not hold the key while it does.
-    try:
-        running = RayNodes.attach(ray_address, name=name, namespace=namespace)
-        if not running.node_ids:
-            running = start_ray_nodes(
-                ray_address,
-                nodes=nodes,
-                agreement=agreement,
-                state_dir=state_dir,
-                name=name,
-                backend=backend,
-                host=host,
-                resources=parse_resources(resources),
-                namespace=namespace,
-            )
-        described = running.describe()
-    finally:
-        import_ray().shutdown()
+    command = node_command or default_node_command()
+    arguments = [
+        "up", "--ray", ray_address, "--name", name, "--namespace", namespace,
+        "--nodes", str(nodes), "--agreement", str(agreement.resolve()),
+        "--state-dir", state_dir, "--resources", json.dumps(parse_resources(resources)),
+        "--node-command", command,
+    ]  # fmt: skip
+    if backend is not None:
+        arguments += ["--backend", backend]
+    if host is not None:
+        arguments += ["--host", host]
+    require_ray()
+    # Ray's data is unpickled only in the child; this process gets strictly checked JSON.
+    described = parse_descriptions(run_driver(arguments))
     operator_identity = open_party(operator)
     register_nodes(
         described, orchestrator, orchestrator_certificate=certificate, operator=operator_identity
@@ -167,9 +173,12 @@ def down(
     ray_address: _RayAddress, name: _Name = "accord", namespace: _Namespace = "accord"
 ) -> None:
     """Stop the deployment's node actors (their sessions and keys end with them)."""
-    from accord.cluster.ray import stop_ray_nodes
+    from accord.cluster.ray import require_ray
+    from accord.cluster.ray_driver import parse_stopped, run_driver
 
-    stopped = stop_ray_nodes(ray_address, name=name, namespace=namespace)
+    require_ray()
+    arguments = ["down", "--ray", ray_address, "--name", name, "--namespace", namespace]
+    stopped = parse_stopped(run_driver(arguments))
     console = make_console()
     if stopped:
         console.print(f"stopped {', '.join(stopped)}")

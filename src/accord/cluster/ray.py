@@ -19,14 +19,18 @@ A node actor that dies is restarted by Ray (``max_restarts``) and starts a **new
 process, so a new session, on the same port (kept in the state folder on the Ray node; a
 corrupt port file means a new port), so the orchestrator sees a changed session at the same
 address, marks the old one gone, and parties must re-attest and re-provision. If Ray
-restarts the actor on another Ray node, its address changes: :meth:`RayNodes.register`
-(``accord cluster up`` again) registers the new address.
+restarts the actor on another Ray node, its address changes: ``accord cluster up`` again
+registers the new address. Every Ray interaction of ``accord cluster up/down`` runs in a
+child process without secrets (:mod:`accord.cluster.ray_driver`); the operator's key is
+loaded only in the parent, which never talks to Ray.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,8 +48,10 @@ __all__ = [
     "INSTALL_HINT",
     "NodeDescription",
     "RayNodes",
+    "default_node_command",
     "import_ray",
     "register_nodes",
+    "require_ray",
     "start_ray_nodes",
     "stop_ray_nodes",
 ]
@@ -82,6 +88,30 @@ def import_ray() -> ModuleType:
             "running enclave nodes on Ray needs the optional 'ray' package, which is not installed",
             hint=INSTALL_HINT,
         ) from None
+
+
+def require_ray() -> None:
+    """Check that Ray is installed without importing it.
+
+    Raises
+    ------
+    ConfigurationError
+        If Ray is not installed.
+    """
+    try:
+        found = sys.modules.get("ray", True) is not None and importlib.util.find_spec("ray")
+    except ValueError:
+        found = False
+    if not found:
+        raise ConfigurationError(
+            "running enclave nodes on Ray needs the optional 'ray' package, which is not installed",
+            hint=INSTALL_HINT,
+        )
+
+
+def default_node_command() -> str:
+    """Return the ``accord`` console script next to this interpreter (the operator's)."""
+    return str(Path(sys.executable).with_name("accord"))
 
 
 def _actor_name(name: str, node_id: str) -> str:
@@ -176,50 +206,20 @@ class RayNodes:
                     hint="See the actor's log on its Ray node (ray logs).",
                 ) from None
 
-    def register(
-        self,
-        orchestrator: str,
-        *,
-        orchestrator_certificate: bytes,
-        operator: PartyIdentity | Path,
-        timeout: float = 60.0,
-    ) -> dict[str, NodeDescription]:
-        """Register every node whose address the orchestrator does not have yet.
-
-        Parameters
-        ----------
-        orchestrator
-            ``host:port`` of the orchestrator.
-        orchestrator_certificate
-            Its TLS certificate (PEM), pinned.
-        operator
-            The operator's identity or folder without passphrase (``accord party init``):
-            its TLS key authenticates the registration and never leaves this machine.
-        timeout
-            Seconds each step may take.
-
-        Returns
-        -------
-        dict[str, NodeDescription]
-            Every node, by id.
+    def register(self, *_args: object, **_kwargs: object) -> None:
+        """Refuse: the operator's key must never be loaded while connected to Ray.
 
         Raises
         ------
-        TransportError
-            If the orchestrator cannot attest a node it was given.
+        UsageError
+            Always; see :func:`register_nodes`.
         """
-        described = self.describe(timeout)
-        self.registered.update(
-            register_nodes(
-                described,
-                orchestrator,
-                orchestrator_certificate=orchestrator_certificate,
-                operator=operator,
-                already=self.registered,
-                timeout=timeout,
-            )
+        raise UsageError(
+            "RayNodes.register is not available: the operator's key must not be loaded in a "
+            "process that talks to Ray (Ray unpickles into it)",
+            hint="Run 'accord cluster up', or pass the nodes' public descriptions as JSON to "
+            "a process without Ray and call register_nodes there.",
         )
-        return described
 
     def stop(self, grace: float = 3.0) -> None:
         """Stop every node actor for good (no restart)."""
@@ -284,8 +284,9 @@ def register_nodes(
 ) -> dict[str, str]:
     """Register nodes with the orchestrator as the operator; no Ray involved.
 
-    ``accord cluster up`` calls this only after its Ray connection is shut down, so that the
-    operator's key is never in a process that unpickles what Ray sends.
+    Call it only in a process that has never talked to Ray: ``accord cluster up`` runs Ray in
+    a child process and calls this in the parent on the checked JSON descriptions, so that the
+    operator's key is never in a process that unpickled what Ray sends.
 
     Parameters
     ----------
@@ -358,6 +359,7 @@ def start_ray_nodes(
     max_restarts: int = -1,
     namespace: str = DEFAULT_NAMESPACE,
     timeout: float = 120.0,
+    node_command: str | None = None,
 ) -> RayNodes:
     """Start ``nodes`` enclave node actors on the Ray cluster at ``address``.
 
@@ -389,11 +391,15 @@ def start_ray_nodes(
         The Ray namespace.
     timeout
         Seconds the actors may take to start.
+    node_command
+        The absolute path of the measured ``accord`` console script (or of the Python
+        interpreter of the measured install) on every Ray host; ``None`` for
+        :func:`default_node_command`.
 
     Returns
     -------
     RayNodes
-        The running actors (not yet registered; see :meth:`RayNodes.register`).
+        The running actors (not yet registered; see :func:`register_nodes`).
 
     Raises
     ------
@@ -418,6 +424,9 @@ def start_ray_nodes(
             f"deployment {name!r} already runs nodes {', '.join(existing.node_ids)} on Ray",
             hint="Stop them first (accord cluster down), or choose another --name.",
         )
+    command = node_command or default_node_command()
+    if not Path(command).is_absolute():
+        raise UsageError(f"the node command must be an absolute path, not {command!r}")
     remote = ray.remote(EnclaveNodeActor)
     actors = {}
     for index in range(1, nodes + 1):
@@ -430,7 +439,7 @@ def start_ray_nodes(
             num_cpus=num_cpus,
             resources=dict(resources or {}),
             scheduling_strategy="SPREAD",
-        ).remote(text, node_id, backend, host, state_dir)
+        ).remote(text, node_id, backend, host, state_dir, command)
     running = RayNodes(name, actors, namespace)
     try:
         running.describe(timeout)

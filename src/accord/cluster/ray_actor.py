@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Final
 
 from accord.cluster.local import NODE_READY_PATTERN
-from accord.cluster.processes import accord_command
 from accord.errors import TransportError
 from accord.transport import fetch_unverified_server_certificate
 
-__all__ = ["EnclaveNodeActor", "NodeDescription", "read_port"]
+__all__ = ["EnclaveNodeActor", "NodeDescription", "node_argv", "node_environment", "read_port"]
 
 _log = logging.getLogger("accord.cluster")
 
@@ -36,6 +35,7 @@ _PORT_FILE: Final = "port"
 _BIND_SECONDS: Final = 30.0
 _PR_SET_PDEATHSIG: Final = 1
 _BIND_RETRY_SECONDS: Final = 0.2
+_PYTHON_NAME: Final = re.compile(r"python(3(\.[0-9]+)?)?")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,35 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return arrange
 
 
+def node_argv(node_command: str) -> list[str]:
+    """Return the program and leading arguments that run ``accord`` via ``node_command``.
+
+    A Python interpreter (a file named ``python``, ``python3``, ``python3.12``, ...) runs
+    Accord's command line in isolated mode (``-I``: no ``PYTHON*`` variables, no user site,
+    no current folder on the path); anything else is taken as the ``accord`` console script.
+    """
+    if _PYTHON_NAME.fullmatch(Path(node_command).name):
+        return [node_command, "-I", "-c", "from accord.cli.app import main; main()"]
+    return [node_command]
+
+
+def node_environment(folder: Path) -> dict[str, str]:
+    """Return the node process's whole environment: minimal, nothing from the Ray worker.
+
+    ``HOME`` and ``TMPDIR`` point into the node's state folder (created here).
+    """
+    home, temp = folder / "home", folder / "tmp"
+    for path in (home, temp):
+        path.mkdir(mode=0o700, exist_ok=True)
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "HOME": str(home),
+        "TMPDIR": str(temp),
+    }
+
+
 def read_port(port_file: Path) -> int:
     """Return the port kept in ``port_file``, or 0 (a new port) if it is unreadable."""
     try:
@@ -115,6 +144,9 @@ class EnclaveNodeActor:
         The address to listen on and report; ``None`` for the Ray node's IP address.
     state_dir
         A folder on the Ray node for the agreement copy, the port, logs and ciphertext blobs.
+    node_command
+        The absolute path, chosen by the operator, of the measured ``accord`` console script
+        (or of the measured install's Python interpreter, run with ``-I``) on this Ray host.
     """
 
     def __init__(
@@ -124,6 +156,7 @@ class EnclaveNodeActor:
         backend: str | None,
         host: str | None,
         state_dir: str,
+        node_command: str,
     ) -> None:
         from accord._internal.files import write_atomically
 
@@ -143,7 +176,7 @@ class EnclaveNodeActor:
         restarted = reconstructed and port_file.is_file()
         port = read_port(port_file) if restarted else 0
         arguments = [
-            *accord_command(),
+            *node_argv(node_command),
             "node",
             "--agreement",
             str(agreement_path),
@@ -156,7 +189,7 @@ class EnclaveNodeActor:
             arguments += ["--backend", backend]
         deadline = time.monotonic() + _BIND_SECONDS
         while True:
-            self._process = self._spawn(arguments, folder / "node.stderr.log")
+            self._process = self._spawn(arguments, folder)
             match = self._wait_ready(self._process)
             if match is not None:
                 break
@@ -182,14 +215,15 @@ class EnclaveNodeActor:
         )
 
     @staticmethod
-    def _spawn(arguments: list[str], stderr_log: Path) -> subprocess.Popen[bytes]:
-        with stderr_log.open("ab") as stderr:
-            return subprocess.Popen(  # noqa: S603 (our own console script)
+    def _spawn(arguments: list[str], folder: Path) -> subprocess.Popen[bytes]:
+        with (folder / "node.stderr.log").open("ab") as stderr:
+            return subprocess.Popen(  # noqa: S603 (the operator's measured command)
                 arguments,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                cwd=folder,
+                env=node_environment(folder),
                 preexec_fn=_die_with_parent(os.getpid()),
             )
 

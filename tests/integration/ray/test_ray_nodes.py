@@ -7,6 +7,7 @@ the command that was running fails, the next one is refused until both parties a
 provision again, and then work goes on.
 """
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -20,9 +21,10 @@ from accord.cli.app import app
 from accord.client import CommandFailedError, SessionChangedError, connect
 from accord.client.xgboost import AccordXGBoost
 from accord.cluster import LocalCluster
-from accord.cluster.ray import RayNodes, start_ray_nodes, stop_ray_nodes
+from accord.cluster.ray import RayNodes, register_nodes, start_ray_nodes, stop_ray_nodes
+from accord.cluster.ray_driver import parse_descriptions
 from accord.crypto.keys import SECRET_KEY_ACCESS
-from accord.errors import AccordError
+from accord.errors import AccordError, UsageError
 
 ray = pytest.importorskip("ray", reason="the Ray tests need the optional 'ray' package")
 
@@ -75,7 +77,11 @@ def nodes(ray_address, world, orchestrator, passed_through_ray, tmp_path_factory
         timeout=120,
     )
     try:
-        running.register(
+        # `accord cluster up` (tested below) loads the operator key only in a process that
+        # never talked to Ray. This test process holds the test keys anyway (it is every
+        # party at once), so it registers the checked public descriptions in-process.
+        register_nodes(
+            parse_descriptions(json.dumps({"nodes": _as_json(running.describe())})),
             orchestrator["address"],
             orchestrator_certificate=orchestrator["certificate"].read_bytes(),
             operator=world["operator"],
@@ -84,6 +90,15 @@ def nodes(ray_address, world, orchestrator, passed_through_ray, tmp_path_factory
     finally:
         # Re-attach: `accord cluster up` shuts the Ray connection down, which voids handles.
         stop_ray_nodes(ray_address, name="test")
+
+
+def _as_json(described):
+    return {node_id: vars(node) for node_id, node in described.items()}
+
+
+def test_register_in_a_ray_connected_process_is_refused(nodes, world):
+    with pytest.raises(UsageError, match="must not be loaded"):
+        nodes.register("127.0.0.1:1", orchestrator_certificate=b"", operator=world["operator"])
 
 
 def _client(orchestrator, world, name):
@@ -198,6 +213,11 @@ def test_code_run_in_a_node_actor_finds_no_key_the_session_lives_in_a_child(node
         assert "_raylet" not in Path(f"/proc/{node_pid}/maps").read_text()
         command = Path(f"/proc/{node_pid}/cmdline").read_bytes().split(b"\0")
         assert b"node" in command and b"--agreement" in command
+        # It runs the operator's command with a minimal environment, in its state folder.
+        environment = Path(f"/proc/{node_pid}/environ").read_bytes().split(b"\0")
+        names = sorted(item.split(b"=", 1)[0] for item in environment if item)
+        assert names == [b"HOME", b"LANG", b"PATH", b"PYTHONUNBUFFERED", b"TMPDIR"]
+        assert Path(f"/proc/{node_pid}/cwd").resolve().name == node_id
 
 
 def test_training_on_ray_nodes_predicts_like_local_node_processes(on_ray, on_local_processes):
