@@ -63,6 +63,7 @@ def test_all_is_exactly_the_curated_list():
         "accord.attest.backends.device_files",
         "accord.attest.backends.dcap",
         "accord.attest.backends.dcap_quote",
+        "accord.attest.backends.dcap_verifier",
         "accord.attest.backends.snp_report",
         "accord.attest.backends.snp_certs",
         "accord.attest.backends.snp_cert_table",

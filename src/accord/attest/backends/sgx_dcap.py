@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Final
+from typing import ClassVar, Final
 
-from accord.attest._fields import Clock, check_utc, utc_now
+from accord.attest._fields import Clock, utc_now
 from accord.attest.backends._hardware import (
     MAX_BLOB_BYTES,
     check_report_data,
@@ -39,17 +38,15 @@ from accord.attest.backends._hardware import (
     hardware_evidence,
 )
 from accord.attest.backends.dcap import (
-    DcapCollateral,
     VerifiedQuote,
-    resolve_collateral,
-    verify_dcap_quote,
 )
-from accord.attest.backends.dcap_quote import SGX, QuoteBody, parse_quote_body
+from accord.attest.backends.dcap_quote import SGX, QuoteBody
+from accord.attest.backends.dcap_verifier import DcapQuoteVerifier
 from accord.attest.backends.device_files import DeviceFiles, SystemFiles
 from accord.attest.claims import Claims
 from accord.attest.evidence import Evidence
 from accord.attest.quoter import ReportParser
-from accord.errors import ConfigurationError, UsageError, VerificationError
+from accord.errors import ConfigurationError
 
 __all__ = ["ATTESTATION_DIR", "CollateralSource", "GramineSgxQuoter", "SgxDcapVerifier"]
 
@@ -177,50 +174,17 @@ def _sgx_claims(body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
     )
 
 
-class SgxDcapVerifier:
+class SgxDcapVerifier(DcapQuoteVerifier):
     """Verifies SGX DCAP quotes offline against the pinned Intel SGX Root CA.
 
-    A :class:`~accord.attest.claims.BackendVerifier` for ``sgx-dcap`` evidence, and a
-    :class:`~accord.attest.quoter.ReportParser` for collectors.
-
-    Parameters
-    ----------
-    collateral
-        Intel's collateral for the platforms to accept. When None, each piece of evidence
-        must carry its own in ``aux`` (collateral JSON); when given, it is used instead.
+    Claims: measurement MRENCLAVE, signer MRSIGNER, security version ISVSVN, the DEBUG
+    attribute, report data, TCB status and advisories (see :class:`DcapQuoteVerifier`).
     """
 
-    backend: Final = "sgx-dcap"
+    backend: ClassVar[str] = "sgx-dcap"
+    tee: ClassVar[str] = SGX
+    quote_name: ClassVar[str] = "an SGX quote"
 
-    def __init__(self, *, collateral: DcapCollateral | None = None) -> None:
-        if collateral is not None and not isinstance(collateral, DcapCollateral):
-            raise UsageError("collateral must be a DcapCollateral (see DcapCollateral.from_file)")
-        self._collateral = collateral
-
-    def verify_raw(self, raw: bytes, *, aux: bytes, at: datetime) -> Claims:
-        """Authenticate the quote ``raw`` at time ``at`` and return its claims.
-
-        Raises
-        ------
-        VerificationError
-            If the quote is malformed, not an SGX quote, lacks collateral, or fails a check;
-            the message names the check.
-        """
-        when = check_utc(at, "at", error=UsageError)
-        parse_quote_body(raw)  # a malformed quote is named as such before collateral is sought
-        collateral = resolve_collateral(self._collateral, aux, tee=SGX)
-        verified = verify_dcap_quote(raw, tee=SGX, collateral=collateral, at=when)
-        return _sgx_claims(verified.body, verified)
-
-    def parse_unverified(self, raw: bytes, *, aux: bytes) -> Claims:
-        """Return what the quote states, **without** checking it (no TCB status).
-
-        Raises
-        ------
-        VerificationError
-            If ``raw`` is not an SGX quote.
-        """
-        body = parse_quote_body(raw)
-        if body.tee != SGX:
-            raise VerificationError(f"this is a {body.tee} quote, not an SGX quote")
-        return _sgx_claims(body, None)
+    def claims(self, body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
+        """Map an SGX quote body to claims."""
+        return _sgx_claims(body, verified)

@@ -18,24 +18,20 @@ TD report 1.5), ``quote_version``, ``fmspc``, ``qe_tcb_status``, ``platform_tcb_
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
-from typing import Final
+from typing import ClassVar, Final
 
-from accord.attest._fields import Clock, check_utc, utc_now
+from accord.attest._fields import Clock, utc_now
 from accord.attest.backends.configfs_tsm import ConfigfsTsmQuoter
 from accord.attest.backends.dcap import (
-    DcapCollateral,
     VerifiedQuote,
-    resolve_collateral,
-    verify_dcap_quote,
 )
-from accord.attest.backends.dcap_quote import TDX, QuoteBody, parse_quote_body
+from accord.attest.backends.dcap_quote import TDX, QuoteBody
+from accord.attest.backends.dcap_verifier import DcapQuoteVerifier
 from accord.attest.backends.device_files import DeviceFiles
 from accord.attest.backends.sgx_dcap import CollateralSource
 from accord.attest.claims import Claims
 from accord.attest.evidence import Evidence
 from accord.attest.quoter import ReportParser
-from accord.errors import UsageError, VerificationError
 
 __all__ = ["TDX_PROVIDER", "TdxQuoter", "TdxVerifier"]
 
@@ -100,50 +96,17 @@ def _tdx_claims(body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
     )
 
 
-class TdxVerifier:
+class TdxVerifier(DcapQuoteVerifier):
     """Verifies TDX quotes offline against the pinned Intel SGX Root CA.
 
-    A :class:`~accord.attest.claims.BackendVerifier` for ``tdx`` evidence, and a
-    :class:`~accord.attest.quoter.ReportParser` for collectors.
-
-    Parameters
-    ----------
-    collateral
-        Intel's collateral for the platforms to accept. When None, each piece of evidence
-        must carry its own in ``aux`` (collateral JSON); when given, it is used instead.
+    Claims: measurement MRTD, the TD DEBUG attribute, report data, RTMRs in the extras, TCB
+    status and advisories (see :class:`DcapQuoteVerifier`).
     """
 
-    backend: Final = "tdx"
+    backend: ClassVar[str] = "tdx"
+    tee: ClassVar[str] = TDX
+    quote_name: ClassVar[str] = "a TDX quote"
 
-    def __init__(self, *, collateral: DcapCollateral | None = None) -> None:
-        if collateral is not None and not isinstance(collateral, DcapCollateral):
-            raise UsageError("collateral must be a DcapCollateral (see DcapCollateral.from_file)")
-        self._collateral = collateral
-
-    def verify_raw(self, raw: bytes, *, aux: bytes, at: datetime) -> Claims:
-        """Authenticate the quote ``raw`` at time ``at`` and return its claims.
-
-        Raises
-        ------
-        VerificationError
-            If the quote is malformed, not a TDX quote, lacks collateral, or fails a check;
-            the message names the check.
-        """
-        when = check_utc(at, "at", error=UsageError)
-        parse_quote_body(raw)  # a malformed quote is named as such before collateral is sought
-        collateral = resolve_collateral(self._collateral, aux, tee=TDX)
-        verified = verify_dcap_quote(raw, tee=TDX, collateral=collateral, at=when)
-        return _tdx_claims(verified.body, verified)
-
-    def parse_unverified(self, raw: bytes, *, aux: bytes) -> Claims:
-        """Return what the quote states, **without** checking it (no TCB status).
-
-        Raises
-        ------
-        VerificationError
-            If ``raw`` is not a TDX quote.
-        """
-        body = parse_quote_body(raw)
-        if body.tee != TDX:
-            raise VerificationError(f"this is an {body.tee} quote, not a TDX quote")
-        return _tdx_claims(body, None)
+    def claims(self, body: QuoteBody, verified: VerifiedQuote | None) -> Claims:
+        """Map a TDX quote body to claims."""
+        return _tdx_claims(body, verified)
